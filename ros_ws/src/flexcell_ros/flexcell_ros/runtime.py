@@ -25,11 +25,13 @@ def runtime_check(cell_name: str, timeout_s: float = 10.0) -> dict[str, Any]:
     )
     got = threading.Event()
     t_recv: list[float] = []
-    with rclpy.init(args=None):
-        node = rclpy.create_node("flexcell_demo")
+    context = rclpy.Context()
+    rclpy.init(args=None, context=context)
+    try:
+        node = rclpy.create_node("flexcell_demo", context=context)
         node.create_subscription(CellStatus, "/cell/status", lambda _m: (t_recv.append(time.perf_counter()), got.set()), qos)
         pub = node.create_publisher(CellStatus, "/cell/status", qos)
-        ex = SingleThreadedExecutor()
+        ex = SingleThreadedExecutor(context=context)
         ex.add_node(node)
         msg = CellStatus(state=CellStatus.IDLE, state_name="IDLE", variant="", last_fault="")
         msg.stamp = node.get_clock().now().to_msg()
@@ -40,11 +42,13 @@ def runtime_check(cell_name: str, timeout_s: float = 10.0) -> dict[str, Any]:
             ex.spin_once(timeout_sec=0.05)
         ex.shutdown()
         node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
     if not got.is_set():
         raise RuntimeError(f"/cell/status did not round-trip within {timeout_s} s")
     return {
         "distro": os.environ.get("ROS_DISTRO", "jazzy"),
-        "rmw": rclpy.get_rmw_implementation_identifier() if hasattr(rclpy, "get_rmw_implementation_identifier") else os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"),
+        "rmw": rclpy.get_rmw_implementation_identifier(),
         "node": "/flexcell_demo",
         "roundtrip_ms": (t_recv[0] - t0) * 1000.0,
         "cell": cell_name,
