@@ -92,17 +92,22 @@ def cell_srdf(cell: Cell) -> str:
     # Last arm link (parent of the flange) touches the palm; fingers touch palm and each other.
     urdf = ET.parse(cell.urdf_path).getroot()
     last_link = next(
-        j.find("parent").get("link")  # type: ignore[union-attr]
+        str(j.find("parent").get("link"))  # type: ignore[union-attr]
         for j in urdf.findall("joint")
         if j.find("child").get("link") == flange  # type: ignore[union-attr]
     )
     grp = ET.SubElement(root, "group", name="gripper")
     for link in ("gripper_base", "finger_left", "finger_right"):
         ET.SubElement(grp, "link", name=link)
-    for name, value in (("open", cell.spec.gripper.stroke_m / 2), ("closed", cell.spec.gripper.min_opening_m / 2)):
+    for name, value in (
+        ("open", cell.spec.gripper.stroke_m / 2),
+        ("closed", cell.spec.gripper.min_opening_m / 2),
+    ):
         gs = ET.SubElement(root, "group_state", name=name, group="gripper")
         ET.SubElement(gs, "joint", name=FINGER_JOINT, value=f"{value:.6g}")
-    ET.SubElement(root, "end_effector", name="gripper", parent_link=flange, group="gripper", parent_group="manipulator")
+    ET.SubElement(
+        root, "end_effector", name="gripper", parent_link=flange, group="gripper", parent_group="manipulator"
+    )
     ET.SubElement(root, "passive_joint", name=FINGER_MIMIC_JOINT)
     pairs = [
         (last_link, "gripper_base", "Adjacent"),

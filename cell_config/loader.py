@@ -171,9 +171,17 @@ def _limits(cell_file: Path, urdf: Path, jl_path: Path, joints: list[ET.Element]
         acc = jerk = None
         entry = table.get(name, {}) or {}
         allowed = {
-            "has_position_limits", "min_position", "max_position", "has_velocity_limits", "max_velocity",
-            "has_acceleration_limits", "max_acceleration", "has_jerk_limits", "max_jerk",
-            "has_effort_limits", "max_effort",
+            "has_position_limits",
+            "min_position",
+            "max_position",
+            "has_velocity_limits",
+            "max_velocity",
+            "has_acceleration_limits",
+            "max_acceleration",
+            "has_jerk_limits",
+            "max_jerk",
+            "has_effort_limits",
+            "max_effort",
         }
         for k in entry:
             if k not in allowed:
@@ -213,7 +221,9 @@ def _station_poses(spec: CellSpec, file: Path) -> dict[str, np.ndarray]:
                 progressed = True
         if not progressed:
             name = next(iter(pending))
-            raise ConfigError(file, f"stations.{name}.pose.frame", f"unknown frame {pending[name].pose.frame!r}")
+            raise ConfigError(
+                file, f"stations.{name}.pose.frame", f"unknown frame {pending[name].pose.frame!r}"
+            )
     return done
 
 
@@ -240,7 +250,9 @@ def load_cell(path: Path | str | None = None) -> Cell:
     names = [lim.name for lim in limits]
     if len(spec.robot.home_rad) != len(names):
         raise ConfigError(
-            file, "robot.home_rad", f"expected {len(names)} values (joints {names}), got {len(spec.robot.home_rad)}"
+            file,
+            "robot.home_rad",
+            f"expected {len(names)} values (joints {names}), got {len(spec.robot.home_rad)}",
         )
     for lim, q in zip(limits, spec.robot.home_rad, strict=True):
         if not lim.lower <= q <= lim.upper:

@@ -54,11 +54,14 @@ class RobotDefinition(StrictModel):
     joints: list[DHJoint]
     home_rad: list[float]
     planning_limits: dict[str, tuple[float, float]] = Field(
-        default_factory=dict, description="cell-level tightening of joint ranges, written to joint_limits.yaml"
+        default_factory=dict,
+        description="cell-level tightening of joint ranges, written to joint_limits.yaml",
     )
 
 
-def _T(xyz: tuple[float, float, float] | np.ndarray, rpy: tuple[float, float, float] | np.ndarray) -> np.ndarray:
+def _T(
+    xyz: tuple[float, float, float] | np.ndarray, rpy: tuple[float, float, float] | np.ndarray
+) -> np.ndarray:
     T = np.eye(4)
     T[:3, :3] = Rotation.from_euler("xyz", rpy).as_matrix()
     T[:3, 3] = xyz
@@ -140,7 +143,9 @@ def build_urdf(robot: RobotDefinition) -> str:
         f'<robot name="{robot.name}">',
         '  <link name="base_link">',
         _inertial(2.0, np.array([0, 0, 0.03]), robot.base_radius_m, 0.06).rstrip("\n"),
-        _segment_capsule(np.zeros(3), np.array([0, 0, max(robot.base_height_m, 0.06)]), robot.base_radius_m).rstrip("\n"),
+        _segment_capsule(
+            np.zeros(3), np.array([0, 0, max(robot.base_height_m, 0.06)]), robot.base_radius_m
+        ).rstrip("\n"),
         "  </link>",
     ]
     for i, j in enumerate(robot.joints):
@@ -189,7 +194,8 @@ def build_srdf(robot: RobotDefinition) -> str:
     # The spherical wrist's links are too close for the capsule model: they never meet in reality.
     pairs += [(links[i], links[i + 2], "Never") for i in range(max(0, n - 3), n - 1)]
     home = "\n".join(
-        f'    <joint name="{j.name}" value="{q:.6g}"/>' for j, q in zip(robot.joints, robot.home_rad, strict=True)
+        f'    <joint name="{j.name}" value="{q:.6g}"/>'
+        for j, q in zip(robot.joints, robot.home_rad, strict=True)
     )
     lines = [
         '<?xml version="1.0"?>',

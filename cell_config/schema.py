@@ -221,4 +221,3 @@ class CellSpec(StrictModel):
         if "world" in names:
             raise ValueError("'world' is reserved for the world frame")
         return self
-

@@ -122,7 +122,7 @@ class Infeasible(_Strict):
 
 
 class Workflow(_Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     variant: str
     variant_dir: str
     kind: Literal["assembly", "kit"]

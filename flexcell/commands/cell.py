@@ -22,9 +22,15 @@ def cell_table(cell: Cell) -> Table:
     t.add_column("kind")
     t.add_column("details")
     lim = ", ".join(f"{np.degrees(x.lower):.0f}..{np.degrees(x.upper):.0f}" for x in cell.limits)
-    t.add_row(s.robot.name, "robot", f"{len(cell.joint_names)} joints, ranges deg [{lim}]; {cell.urdf_path.name}")
+    t.add_row(
+        s.robot.name, "robot", f"{len(cell.joint_names)} joints, ranges deg [{lim}]; {cell.urdf_path.name}"
+    )
     g = s.gripper
-    t.add_row(g.name, "gripper", f"stroke {g.stroke_m * 1000:.0f} mm, force {g.force_n:.0f} N, TCP {g.tcp_z_m * 1000:.0f} mm")
+    t.add_row(
+        g.name,
+        "gripper",
+        f"stroke {g.stroke_m * 1000:.0f} mm, force {g.force_n:.0f} N, TCP {g.tcp_z_m * 1000:.0f} mm",
+    )
     for st in s.stations:
         p = cell.T_world_station(st.name)[:3, 3]
         slots = st.slot_poses()
@@ -32,7 +38,11 @@ def cell_table(cell: Cell) -> Table:
     for o in s.obstacles:
         t.add_row(o.name, f"obstacle ({o.shape})", f"at {tuple(round(v, 2) for v in o.pose.xyz_m)} m")
     if s.camera:
-        t.add_row(s.camera.name, "camera", f"{s.camera.width_px}x{s.camera.height_px}, fov {s.camera.fov_deg:.0f} deg")
+        t.add_row(
+            s.camera.name,
+            "camera",
+            f"{s.camera.width_px}x{s.camera.height_px}, fov {s.camera.fov_deg:.0f} deg",
+        )
     return t
 
 

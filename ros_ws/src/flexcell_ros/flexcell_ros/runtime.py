@@ -8,10 +8,9 @@ import time
 from typing import Any
 
 import rclpy
+from flexcell_interfaces.msg import CellStatus
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-
-from flexcell_interfaces.msg import CellStatus
 
 
 def runtime_check(cell_name: str, timeout_s: float = 10.0) -> dict[str, Any]:
@@ -29,7 +28,12 @@ def runtime_check(cell_name: str, timeout_s: float = 10.0) -> dict[str, Any]:
     rclpy.init(args=None, context=context)
     try:
         node = rclpy.create_node("flexcell_demo", context=context)
-        node.create_subscription(CellStatus, "/cell/status", lambda _m: (t_recv.append(time.perf_counter()), got.set()), qos)
+
+        def on_status(_msg: CellStatus) -> None:
+            t_recv.append(time.perf_counter())
+            got.set()
+
+        node.create_subscription(CellStatus, "/cell/status", on_status, qos)
         pub = node.create_publisher(CellStatus, "/cell/status", qos)
         ex = SingleThreadedExecutor(context=context)
         ex.add_node(node)
