@@ -37,6 +37,14 @@ def pydantic_error(file: Path | str, err: ValidationError) -> ConfigError:
     # Drop pydantic's internal tags (e.g. "function-after[...]") so the key reads like the YAML.
     key = ".".join(p for p in loc if not p.startswith(("function-", "tagged-union", "list[")))
     msg = first["msg"]
+    if first["type"] == "missing" and loc and loc[-1].isdigit():
+        # A fixed-length tuple (xyz, rpy, quaternion) with too few numbers: name the tuple, not the slot.
+        parent = loc[:-1]
+        missing = sum(
+            1 for e in err.errors() if [str(p) for p in e["loc"]][:-1] == parent and e["type"] == "missing"
+        )
+        n_given = int(loc[-1])
+        return ConfigError(file, ".".join(parent), f"expected {n_given + missing} numbers, got {n_given}")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif first["type"] in ("too_short", "too_long") and "ctx" in first:
