@@ -1,0 +1,154 @@
+"""Planning: success, dense validity against the unpadded world, error codes, Cartesian moves, retiming."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import random_valid
+
+from motion import MotionPlanner, PlanResult
+from motion.retiming import time_parameterize
+from motion.trajectory import JointTrajectory
+
+
+def _assert_trajectory_ok(
+    p: MotionPlanner, traj: JointTrajectory, q0: np.ndarray, q1: np.ndarray | None
+) -> None:
+    np.testing.assert_allclose(traj.q[0], q0, atol=1e-9)
+    if q1 is not None:
+        np.testing.assert_allclose(traj.q[-1], q1, atol=1e-9)
+    ok, why = p.path_valid(traj.q, padded=False, step_rad=0.002)
+    assert ok, why
+    # Limits, checked numerically on the samples and by finite differences of the samples.
+    tol = 1.02
+    assert np.all(np.abs(traj.qd) <= p.vel_max * tol + 1e-9)
+    assert np.all(np.abs(traj.qdd) <= p.acc_max * tol + 1e-9)
+    t = np.linspace(0, traj.duration_s, 400)
+    q = np.array([traj.sample(ti)[0] for ti in t])
+    v_fd = np.diff(q, axis=0) / np.diff(t)[:, None]
+    assert np.all(np.abs(v_fd) <= p.vel_max * 1.05 + 1e-6)
+
+
+def test_random_pairs_plan_and_are_valid(ur5e: MotionPlanner) -> None:
+    rng = np.random.default_rng(5)
+    results: list[PlanResult] = []
+    for _ in range(12):
+        a, b = random_valid(ur5e, rng), random_valid(ur5e, rng)
+        r = ur5e.plan_to_joint(a, b)
+        results.append(r)
+        if r.success:
+            assert r.trajectory is not None and r.error_code == "SUCCESS"
+            _assert_trajectory_ok(ur5e, r.trajectory, a, b)
+    assert sum(r.success for r in results) >= 11
+
+
+def test_panda_plans_are_valid(panda: MotionPlanner) -> None:
+    rng = np.random.default_rng(6)
+    ok = 0
+    for _ in range(6):
+        a, b = random_valid(panda, rng), random_valid(panda, rng)
+        r = panda.plan_to_joint(a, b)
+        if r.success:
+            ok += 1
+            assert r.trajectory is not None
+            _assert_trajectory_ok(panda, r.trajectory, a, b)
+    assert ok >= 5
+
+
+def test_one_cm_box_in_the_path_is_never_clipped(ur5e: MotionPlanner) -> None:
+    q0 = ur5e.home
+    q1 = q0 + np.array([1.2, 0.0, 0.0, 0.0, 0.0, 0.0])
+    # Put a 1 cm cube where the left finger passes at mid-swing (the tcp itself is between the fingers).
+    mid = ur5e.fk(q0 + (q1 - q0) / 2)
+    g = ur5e.cell.spec.gripper
+    mid[:3, 3] += mid[:3, 1] * (ur5e.robot.opening_m / 2 + g.finger.thickness_m / 2)
+    ur5e.add_box("cube", (0.01, 0.01, 0.01), mid)
+    straight = np.linspace(q0, q1, 50)
+    assert not ur5e.path_valid(straight, padded=False)[0]
+    r = ur5e.plan_to_joint(q0, q1)
+    assert r.success, r.message
+    assert r.trajectory is not None
+    ok, why = ur5e.path_valid(r.trajectory.q, padded=False, step_rad=0.001)
+    assert ok, why
+    # ... and it really went around: the exact-world distance stays positive along the motion.
+    dists = [ur5e.min_distance(q)[0] for q in r.trajectory.q[:: max(1, len(r.trajectory.q) // 60)]]
+    assert min(dists) > 0.0
+
+
+def test_start_and_goal_in_collision_codes(ur5e: MotionPlanner) -> None:
+    bad = ur5e.home.copy()
+    bad[1] = 0.0  # shoulder horizontal, elbow down 90 deg: the forearm goes through the table
+    bad[2] = 1.5708
+    assert not ur5e.is_valid(bad, padded=False)
+    r = ur5e.plan_to_joint(bad, ur5e.home)
+    assert not r.success and r.error_code == "START_IN_COLLISION" and "table" in r.message
+    r = ur5e.plan_to_joint(ur5e.home, bad)
+    assert not r.success and r.error_code == "GOAL_IN_COLLISION" and "table" in r.message
+
+
+def test_pose_goal_and_unreachable_pose(ur5e: MotionPlanner) -> None:
+    T = ur5e.cell.slot_poses_world("feeder")["B2"].copy()
+    T[:3, :3] = np.diag([1.0, -1.0, -1.0])  # tool pointing down
+    T[2, 3] += 0.10
+    r = ur5e.plan_to_pose(ur5e.home, T)
+    assert r.success, r.message
+    assert r.trajectory is not None
+    np.testing.assert_allclose(ur5e.fk(r.trajectory.q[-1]), T, atol=1e-4)
+    far = T.copy()
+    far[:3, 3] = [2.5, 0.0, 0.4]
+    r = ur5e.plan_to_pose(ur5e.home, far)
+    assert not r.success and r.error_code == "NO_IK_SOLUTION" and "reach" in r.message
+
+
+def test_cartesian_straight_line_and_blocked_fraction(ur5e: MotionPlanner) -> None:
+    q0 = ur5e.home
+    T0 = ur5e.fk(q0)
+    T1 = T0.copy()
+    T1[2, 3] -= 0.15
+    r = ur5e.plan_cartesian(q0, T1)
+    assert r.success and r.fraction == 1.0
+    assert r.trajectory is not None
+    # Every sample stays on the line (within 1 mm) with the orientation kept.
+    for q in r.trajectory.q[:: max(1, len(r.trajectory.q) // 50)]:
+        T = ur5e.fk(q)
+        assert np.linalg.norm(T[:2, 3] - T0[:2, 3]) < 1e-3
+        np.testing.assert_allclose(T[:3, :3], T0[:3, :3], atol=2e-3)
+    # A plate 10 cm under the finger tips blocks the same line about two thirds of the way down.
+    tip_z = T0[2, 3] - ur5e.cell.spec.gripper.finger.pad_length_m / 2
+    plate = np.eye(4)
+    plate[:3, 3] = [T0[0, 3], T0[1, 3], tip_z - 0.10 - 0.005]
+    ur5e.add_box("plate", (0.2, 0.2, 0.01), plate)
+    r = ur5e.plan_cartesian(q0, T1)
+    assert not r.success and r.error_code == "CARTESIAN_BLOCKED"
+    assert 0.55 < r.fraction < 0.75
+    assert "plate" in r.message
+    # Allowing the plate (e.g. the part being grasped) lets the line through.
+    r = ur5e.plan_cartesian(q0, T1, allowed_objects=("plate",))
+    assert r.success and r.fraction == 1.0
+
+
+def test_time_parameterisation_respects_limits() -> None:
+    path = np.array([[0.0, 0.0], [1.0, 0.5], [1.2, -0.8], [0.0, 0.0]])
+    v = np.array([1.0, 0.5])
+    a = np.array([2.0, 1.0])
+    traj = time_parameterize(["a", "b"], path, v, a)
+    assert np.all(np.abs(traj.qd) <= v + 1e-6)
+    assert np.all(np.abs(traj.qdd) <= a + 1e-6)
+    np.testing.assert_allclose(traj.qd[[0, -1]], 0.0, atol=1e-9)
+    # Finite differences of the densely sampled positions agree with the limits too.
+    dt = np.diff(traj.t_s)
+    v_fd = np.diff(traj.q, axis=0) / dt[:, None]
+    assert np.all(np.abs(v_fd) <= v * 1.01)
+    # Time-optimal-ish: at least one joint reaches 90 % of its velocity limit somewhere.
+    assert np.max(np.abs(traj.qd) / v) > 0.9
+
+
+@pytest.mark.parametrize("profile", ["default", "RRTkConfigDefault", "BKPIECEkConfigDefault"])
+def test_profiles(ur5e: MotionPlanner, profile: str) -> None:
+    q0 = ur5e.home
+    q1 = np.array([1.5, -1.2, 1.0, -1.4, -1.5, 0.5])
+    ur5e.add_box("wall", (0.02, 0.02, 0.02), ur5e.fk(q0 + (q1 - q0) / 2))
+    r = ur5e.plan_to_joint(q0, q1, profile=profile)
+    assert r.success, r.message
+    with pytest.raises(KeyError):
+        ur5e.plan_to_joint(q0, q1, profile="nope")
