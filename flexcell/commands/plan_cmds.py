@@ -1,9 +1,98 @@
-"""CLI commands of this area (registered by flexcell/cli.py)."""
+"""Workflow generation commands: ``flexcell plan <variant_dir>`` and ``flexcell bench plan``.
+
+Exit codes of ``plan``: 0 all parts planned, 3 some parts infeasible (workflow written for the rest,
+reasons listed), 2 bad input (one line naming file/key/part, no traceback).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+STAGES = ("import", "layout", "grasps", "sequence", "motions", "write")
 
 
 def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) -> None:
-    """Add this area's commands to the CLI (none yet)."""
+    """Add ``plan`` and ``bench plan``."""
+
+    @app.command("plan")
+    def plan(
+        variant_dir: Path = typer.Argument(..., help="variant directory holding variant.yaml and its CAD"),
+        cell_path: Path | None = typer.Option(None, "--cell", help="cell YAML (default: the UR5e cell)"),
+        out: Path | None = typer.Option(None, "--out", help="output directory (default build/<variant>/)"),
+        seed: int = typer.Option(0, "--seed", help="seed of sampling and planning"),
+        as_json: bool = typer.Option(False, "--json", help="print a JSON summary instead of tables"),
+        no_report: bool = typer.Option(False, "--no-report", help="skip the pictures and report.md"),
+    ) -> None:
+        """Plan a grasp-and-place workflow for a product variant from its CAD."""
+        from workflow_gen.pipeline import plan_variant
+
+        out_dir = out if out is not None else Path("build") / variant_dir.resolve().name
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[stage]:<9}"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task(variant_dir.name, total=len(STAGES), stage="start")
+            seen: set[str] = set()
+
+            def on_progress(stage: str, item: str) -> None:
+                if stage not in seen:
+                    seen.add(stage)
+                    bar.update(task, completed=STAGES.index(stage) if stage in STAGES else 0)
+                bar.update(task, stage=stage, description=item)
+
+            outcome = plan_variant(
+                variant_dir, cell_path, out_dir, seed=seed, progress=on_progress, write_report=not no_report
+            )
+            bar.update(task, completed=len(STAGES))
+        summary = outcome.summary()
+        if as_json:
+            print(json.dumps(summary, indent=2))
+        else:
+            wf = outcome.workflow
+            t = Table(
+                title=f"{wf.variant}: {len(wf.tasks)} tasks, cycle {wf.cycle_time_s:.1f} s",
+                title_justify="left",
+            )
+            for c in ("#", "part", "from", "to", "grasp width mm", "task s"):
+                t.add_column(c)
+            for i, tk in enumerate(wf.tasks, 1):
+                w = tk.grasp.contact_width_m * 1000 if tk.grasp else 0.0
+                t.add_row(str(i), tk.part, tk.source, tk.target, f"{w:.1f}", f"{tk.duration_s:.1f}")
+            console.print(t)
+            for inf in wf.infeasible:
+                console.print(f"[yellow]infeasible[/] {inf.part}: {inf.reason}", highlight=False)
+            console.print(
+                f"planned in {wf.plan_time_s:.1f} s -> {out_dir / 'workflow.yaml'}", highlight=False
+            )
+        raise typer.Exit(3 if outcome.workflow.infeasible else 0)
+
+    @bench_app.command("plan")
+    def bench_plan(
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        variants: list[Path] = typer.Option(
+            None, "--variant", help="variant dirs (default: all in cad_parts/)"
+        ),
+    ) -> None:
+        """Grasp synthesis time per part (median) and end-to-end plan time per variant."""
+        from workflow_gen.bench import run_bench
+
+        result = run_bench(variants or None)
+        if as_json:
+            print(json.dumps(result, indent=2))
+        else:
+            console.print_json(json.dumps(result))

@@ -1,0 +1,491 @@
+"""The workflow generator: variant CAD in, grasp-and-place workflow out.
+
+Stages (each a function below, each timed):
+
+1. ``import``    CAD -> part meshes in metres, placements, checks, mass properties
+2. ``layout``    stable resting pose of each part, feeder slot (start pose) and target pose
+3. ``grasps``    antipodal parallel-jaw grasps per part, filtered to approach from above at pick and place
+4. ``sequence``  assembly by disassembly (assemblies) or short-travel order (kits)
+5. ``motions``   grasp chosen per part by planning the whole task with ``motion.MotionPlanner``
+6. ``write``     workflow.yaml + trajectories.npz + parts/*.stl + report, all or nothing
+
+``plan_variant`` is a pure function of (cell, variant, settings, seed).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from cell_config import Cell, ConfigError, PoseSpec, load_cell
+from motion.trajectory import JointTrajectory
+from workflow_gen.cad_import import PartGeometry, import_parts
+from workflow_gen.grasps import GraspSet, GripperGeometry, synthesize_grasps
+from workflow_gen.model import Grasp, Infeasible, PartInfo, Pose, Task, Workflow, save_workflow
+from workflow_gen.resting import RestingPose, resting_poses, symmetry
+from workflow_gen.sequence import assembly_order, kit_order
+from workflow_gen.variant import VariantSpec, load_variant, variant_file
+
+Progress = Callable[[str, str], None]
+MAX_APPROACH_TILT_RAD = np.radians(30.0)
+FINGERTIP_CLEARANCE_M = 0.002
+GRASPS_TRIED = 12
+
+
+@dataclass
+class PartPlan:
+    """Everything the generator learns about one part instance."""
+
+    geom: PartGeometry
+    resting: RestingPose | None = None
+    source_slot: str = ""
+    target_label: str = ""
+    target_station: str = ""
+    T_world_start: np.ndarray | None = None
+    T_world_target: np.ndarray | None = None
+    grasps: GraspSet | None = None
+    usable: GraspSet | None = None
+    grasp_time_s: float = 0.0
+    issue: str | None = None
+    symmetry: str = "none"
+    supports: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.geom.name
+
+
+@dataclass
+class PlanOutcome:
+    """Result of :func:`plan_variant`."""
+
+    workflow: Workflow
+    trajectories: dict[str, JointTrajectory]
+    parts: list[PartPlan]
+    timings_s: dict[str, float]
+    out_dir: Path | None = None
+    expected_infeasible: list[str] = field(default_factory=list)
+    total_time_s: float = 0.0
+
+    @property
+    def infeasible(self) -> dict[str, str]:
+        return {i.part: i.reason for i in self.workflow.infeasible}
+
+    def summary(self) -> dict[str, object]:
+        g = [p.grasp_time_s for p in self.parts if p.grasps is not None]
+        return {
+            "variant": self.workflow.variant,
+            "kind": self.workflow.kind,
+            "parts_total": len(self.parts),
+            "parts_planned": len(self.workflow.tasks),
+            "infeasible": self.infeasible,
+            "cycle_time_s": round(self.workflow.cycle_time_s, 3),
+            "plan_time_s": round(self.total_time_s or self.workflow.plan_time_s, 3),
+            "stage_time_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "grasp_time_median_s": round(float(np.median(g)), 4) if g else None,
+            "grasps_per_part": {p.name: (len(p.grasps) if p.grasps is not None else 0) for p in self.parts},
+            "out_dir": str(self.out_dir) if self.out_dir else None,
+        }
+
+
+# ----------------------------------------------------------------------------- stage 2: layout
+def _slot_target(
+    cell: Cell, spec_file: Path, key: str, target: str | PoseSpec
+) -> tuple[str, str, np.ndarray]:
+    """(label, station, T_world_slot) of a kit target: ``A1``, ``station/A1`` or a pose."""
+    if isinstance(target, PoseSpec):
+        try:
+            return "pose", target.frame, cell.resolve_pose(target)
+        except KeyError as e:
+            raise ConfigError(spec_file, f"{key}.target.frame", str(e).strip("'\"")) from None
+    if "/" in target:
+        station, slot = target.split("/", 1)
+        stations = [station]
+    else:
+        slot = target
+        stations = [s.name for s in cell.spec.stations if s.type == "kit_tray"]
+    for st in stations:
+        try:
+            slots = cell.slot_poses_world(st)
+        except KeyError:
+            raise ConfigError(spec_file, f"{key}.target", f"the cell has no station {st!r}") from None
+        if slot in slots:
+            return f"{st}/{slot}", st, slots[slot]
+    raise ConfigError(spec_file, f"{key}.target", f"no kit slot {target!r} in stations {stations}")
+
+
+def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path) -> None:
+    """Resting pose, feeder slot and target of every usable part (slots are taken in order)."""
+    station_names = {s.name for s in cell.spec.stations}
+    if spec.kind == "assembly" and spec.fixture not in station_names:
+        raise ConfigError(spec_file, "fixture", f"the cell has no station {spec.fixture!r}")
+    free: dict[str, list[str]] = {}
+    used_targets: dict[str, str] = {}
+    for pp in plans:
+        g = pp.geom
+        if g.source not in station_names:
+            raise ConfigError(
+                spec_file,
+                f"{g.yaml_key}.source" if g.yaml_key != "assembly" else "feed",
+                f"the cell has no station {g.source!r} (stations: {sorted(station_names)})",
+            )
+        if spec.kind == "assembly":
+            assert g.T_fixture_part is not None
+            T_target = cell.T_world_station(spec.fixture) @ g.T_fixture_part
+            pp.target_label, pp.target_station = spec.fixture, spec.fixture
+        else:
+            assert g.target is not None
+            label, st, T_slot = _slot_target(cell, spec_file, g.yaml_key, g.target)
+            if label != "pose" and label in used_targets:
+                raise ConfigError(
+                    spec_file,
+                    f"{g.yaml_key}.target",
+                    f"slot {label} is already the target of {used_targets[label]}",
+                )
+            used_targets[label] = g.name
+            pp.target_label, pp.target_station = label, st
+            T_target = T_slot  # completed with the resting pose below
+        pp.symmetry = symmetry(g.mesh) if pp.issue is None else "none"
+        if pp.issue is not None:
+            continue
+        R_target = T_target[:3, :3] if spec.kind == "assembly" else None
+        pp.resting = resting_poses(g.mesh, R_target)[0]
+        if spec.kind == "kit":
+            T_target = T_target @ pp.resting.T_slot_part
+        pp.T_world_target = T_target
+        if g.source not in free:
+            free[g.source] = list(cell.slot_poses_world(g.source))
+        if not free[g.source]:
+            pp.issue = f"no free slot left in station {g.source!r} to feed it from"
+            continue
+        pp.source_slot = f"{g.source}/{free[g.source].pop(0)}"
+        T_slot = cell.slot_poses_world(g.source)[pp.source_slot.split("/", 1)[1]]
+        pp.T_world_start = T_slot @ pp.resting.T_slot_part
+
+
+# ----------------------------------------------------------------------------- stage 3: grasps
+def usable_grasps(
+    grasps: GraspSet, pp: PartPlan, gripper: GripperGeometry, cell: Cell, max_keep: int = 300
+) -> GraspSet:
+    """Grasps that approach within 30 deg of straight down at pick AND place, fingertips above the surfaces."""
+    assert pp.T_world_start is not None and pp.T_world_target is not None
+    keep = np.ones(len(grasps), dtype=bool)
+    cos_tilt = np.cos(MAX_APPROACH_TILT_RAD)
+    for T_world_part, station in ((pp.T_world_start, pp.geom.source), (pp.T_world_target, pp.target_station)):
+        T_world_tcp = T_world_part[None] @ grasps.T_part_tcp
+        keep &= T_world_tcp[:, 2, 2] <= -cos_tilt  # tool z points down
+        surface_z = cell.T_world_station(station)[2, 3]
+        tips = gripper.fingertip_corners(grasps.pregrasp_width_m)  # (M, 8, 3) in the TCP frames
+        tip_z = np.einsum("mj,mkj->mk", T_world_tcp[:, 2, :3], tips) + T_world_tcp[:, 2, 3, None]
+        keep &= tip_z.min(axis=1) >= surface_z + FINGERTIP_CLEARANCE_M
+    idx = np.flatnonzero(keep)[:max_keep]
+    return grasps.subset(idx)
+
+
+def grasp_stage(pp: PartPlan, gripper: GripperGeometry, cell: Cell, seed: int) -> None:
+    assert pp.T_world_start is not None and pp.T_world_target is not None
+    g = pp.geom
+    down = np.array([0.0, 0.0, -1.0])
+    pref = np.stack([pp.T_world_start[:3, :3].T @ down, pp.T_world_target[:3, :3].T @ down])
+    t0 = time.perf_counter()
+    pp.grasps = synthesize_grasps(
+        g.mesh,
+        gripper,
+        g.mass_kg,
+        g.com_m,
+        preferred_approach=pref,
+        approach_m=cell.spec.planning.approach_distance_m,
+        max_candidates=5000,  # ranked here, cut after the pick/place filter below
+        seed=seed,
+    )
+    pp.grasp_time_s = time.perf_counter() - t0
+    pp.usable = usable_grasps(pp.grasps, pp, gripper, cell)
+    if len(pp.grasps) == 0:
+        pp.issue = (
+            f"no collision-free antipodal grasp within the {gripper.stroke_m * 1000:.0f} mm stroke "
+            f"(friction {gripper.friction:g}, {pp.grasps.n_pairs} contact pairs found)"
+        )
+    elif len(pp.usable) == 0:
+        pp.issue = (
+            f"none of its {len(pp.grasps)} grasps approaches from above at both the pick and the place "
+            "with the fingertips clear of the surfaces"
+        )
+
+
+# ----------------------------------------------------------------------------- stage 4: sequence
+def sequence_stage(plans: list[PartPlan], spec: VariantSpec, cell: Cell, start_xyz: np.ndarray) -> list[str]:
+    """Names of the parts to plan, in order; blocked parts get their ``issue``."""
+    by = {p.name: p for p in plans}
+    if spec.kind == "assembly":
+        meshes = {}
+        for p in plans:
+            m = p.geom.mesh.copy()
+            assert p.geom.T_fixture_part is not None
+            m.apply_transform(p.geom.T_fixture_part)
+            meshes[p.name] = m
+        ao = assembly_order(meshes)
+        for name, why in ao.blocked.items():
+            if by[name].issue is None:
+                by[name].issue = why
+        for p in plans:
+            p.supports = tuple(sorted(ao.supports.get(p.name, set())))
+        return [n for n in ao.order if by[n].issue is None]
+    jobs = {
+        p.name: (p.T_world_start[:3, 3], p.T_world_target[:3, 3])
+        for p in plans
+        if p.issue is None and p.T_world_start is not None and p.T_world_target is not None
+    }
+    return kit_order(jobs, start_xyz)
+
+
+# ----------------------------------------------------------------------------- driver
+def plan_variant(
+    variant_dir: Path | str,
+    cell: Cell | Path | str | None = None,
+    out_dir: Path | str | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    write_report: bool = True,
+) -> PlanOutcome:
+    """Plan a variant and (with ``out_dir``) write its workflow and report atomically.
+
+    Raises
+    ------
+    ConfigError
+        Bad input (variant.yaml, CAD files, cell), one line naming file and key.
+    """
+    t_all = time.perf_counter()
+    say = progress or (lambda stage, item: None)
+    vdir = Path(variant_dir).resolve()
+    cell_obj = cell if isinstance(cell, Cell) else load_cell(cell)
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    say("import", vdir.name)
+    spec = load_variant(vdir)
+    gripper = GripperGeometry.from_spec(cell_obj.spec.gripper)
+    geoms = import_parts(vdir, spec, gripper.stroke_m)
+    plans = [PartPlan(g, issue=g.issue) for g in geoms]
+    timings["import"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("layout", vdir.name)
+    layout(plans, spec, cell_obj, variant_file(vdir))
+    timings["layout"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for pp in plans:
+        if pp.issue is None:
+            say("grasps", pp.name)
+            grasp_stage(pp, gripper, cell_obj, seed)
+    timings["grasps"] = time.perf_counter() - t
+
+    from motion import MotionPlanner  # the motion layer is heavy: import it when it is needed
+
+    planner = MotionPlanner(cell_obj, seed=seed + 1)
+    home = np.asarray(planner.home, dtype=float)
+    t = time.perf_counter()
+    say("sequence", vdir.name)
+    order = sequence_stage(plans, spec, cell_obj, planner.fk(home)[:3, 3])
+    timings["sequence"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    tasks, trajs = motion_stage(plans, order, planner, cell_obj, gripper, home, say)
+    timings["motions"] = time.perf_counter() - t
+
+    parts_info = [
+        _part_info(p) for p in plans if p.T_world_start is not None and p.T_world_target is not None
+    ]
+    infeasible = [Infeasible(part=p.name, reason=p.issue) for p in plans if p.issue is not None]
+    wf = Workflow(
+        variant=spec.name or vdir.name,
+        variant_dir=str(vdir),
+        kind=spec.kind,
+        cell=str(cell_obj.source),
+        created_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        seed=seed,
+        joint_names=list(planner.joint_names),
+        home_q=[float(v) for v in home],
+        parts=parts_info,
+        tasks=tasks,
+        infeasible=infeasible,
+        cycle_time_s=round(sum(tk.duration_s for tk in tasks), 4),
+    )
+    outcome = PlanOutcome(wf, trajs, plans, timings, expected_infeasible=list(spec.expect_infeasible))
+    wf.plan_time_s = round(time.perf_counter() - t_all, 3)  # planning proper, as recorded in the file
+    if out_dir is not None:
+        t = time.perf_counter()
+        say("write", str(out_dir))
+        write_outputs(Path(out_dir), outcome, write_report)
+        timings["write"] = time.perf_counter() - t
+        outcome.out_dir = Path(out_dir)
+    outcome.total_time_s = time.perf_counter() - t_all
+    return outcome
+
+
+def motion_stage(
+    plans: list[PartPlan],
+    order: list[str],
+    planner: object,
+    cell: Cell,
+    gripper: GripperGeometry,
+    home: np.ndarray,
+    say: Progress,
+) -> tuple[list[Task], dict[str, JointTrajectory]]:
+    """Plan every task in order on one planner whose world follows the parts as they move."""
+    from workflow_gen.motions import TaskRequest, plan_task
+
+    by = {p.name: p for p in plans}
+    p_any: object = planner
+    for p in plans:
+        if p.T_world_start is not None:
+            p_any.add_object(p.name, p.geom.mesh, p.T_world_start)  # type: ignore[attr-defined]
+    placed: set[str] = set()
+    q = home.copy()
+    opening = gripper.stroke_m
+    tasks: list[Task] = []
+    trajs: dict[str, JointTrajectory] = {}
+    plan_spec = cell.spec.planning
+    for name in order:
+        pp = by[name]
+        say("motions", name)
+        missing = [s for s in pp.supports if s not in placed]
+        if missing:
+            pp.issue = f"rests on {', '.join(missing)}, which could not be placed"
+            continue
+        assert pp.usable is not None and pp.T_world_start is not None and pp.T_world_target is not None
+        task_id = f"t{len(tasks) + 1:02d}_{name}"
+        req = TaskRequest(
+            name,
+            pp.T_world_start,
+            pp.T_world_target,
+            pp.usable,
+            pp.geom.source,
+            pp.target_station,
+            pp.supports,
+        )
+        res, why = plan_task(
+            planner,
+            req,
+            q,
+            opening,
+            task_id,
+            plan_spec.approach_distance_m,
+            plan_spec.retreat_distance_m,
+            gripper.max_speed_m_s,
+            GRASPS_TRIED,
+        )
+        if res is None:
+            pp.issue = why
+            continue
+        gi = res.grasp_index
+        G = pp.usable
+        grasp = Grasp(
+            id=f"{name}/g{gi}",
+            T_part_tcp=Pose.from_matrix(G.T_part_tcp[gi]),
+            pregrasp_width_m=round(float(G.pregrasp_width_m[gi]), 6),
+            contact_width_m=round(float(G.contact_width_m[gi]), 6),
+            force_n=round(float(G.force_n), 3),
+            score=round(float(G.score[gi]), 4),
+        )
+        tasks.append(
+            Task(
+                id=task_id,
+                actor="robot",
+                part=name,
+                description=(
+                    f"pick {name} from {pp.source_slot} with grasp g{gi} "
+                    f"(width {grasp.contact_width_m * 1000:.1f} mm), place it at {pp.target_label}"
+                ),
+                source=pp.source_slot,
+                target=pp.target_label,
+                grasp=grasp,
+                T_world_part_pick=Pose.from_matrix(pp.T_world_start),
+                T_world_part_place=Pose.from_matrix(pp.T_world_target),
+                steps=res.steps,
+                duration_s=round(sum(s.duration_s for s in res.steps), 4),
+                pictures=[f"report/{name}.png"],
+            )
+        )
+        trajs.update(res.trajectories)
+        placed.add(name)
+        q = res.q_end
+        opening = float(G.pregrasp_width_m[gi])
+    if tasks:
+        r = planner.plan_to_joint(q, home)  # type: ignore[attr-defined]
+        if r.success:
+            from workflow_gen.model import MotionStep
+
+            key = f"{tasks[-1].id}.return_home"
+            trajs[key] = r.trajectory
+            tasks[-1].steps.append(
+                MotionStep(
+                    name="return_home",
+                    kind="trajectory",
+                    trajectory=key,
+                    duration_s=round(r.trajectory.duration_s, 4),
+                )
+            )
+            tasks[-1].duration_s = round(sum(s.duration_s for s in tasks[-1].steps), 4)
+    return tasks, trajs
+
+
+def _part_info(p: PartPlan) -> PartInfo:
+    inertia = p.geom.inertia_kg_m2
+    assert p.T_world_start is not None and p.T_world_target is not None
+    return PartInfo(
+        name=p.name,
+        cad=p.geom.cad,
+        mesh=f"parts/{p.name}.stl",
+        mass_kg=round(p.geom.mass_kg, 6),
+        com_m=tuple(round(float(v), 6) for v in p.geom.com_m),  # type: ignore[arg-type]
+        inertia_kg_m2=tuple(  # type: ignore[arg-type]
+            float(f"{v:.6g}")
+            for v in (
+                inertia[0, 0],
+                inertia[1, 1],
+                inertia[2, 2],
+                inertia[0, 1],
+                inertia[0, 2],
+                inertia[1, 2],
+            )
+        ),
+        source=p.source_slot,
+        target=p.target_label,
+        T_world_start=Pose.from_matrix(p.T_world_start),
+        T_world_target=Pose.from_matrix(p.T_world_target),
+    )
+
+
+def write_outputs(out: Path, outcome: PlanOutcome, write_report: bool = True) -> None:
+    """Write everything into a temporary sibling directory, then swap it in: all or nothing."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        (tmp / "parts").mkdir()
+        for p in outcome.parts:
+            if p.T_world_start is not None:
+                p.geom.mesh.export(tmp / "parts" / f"{p.name}.stl")
+        if write_report:
+            from workflow_gen.report import write_report as _write_report
+
+            _write_report(tmp, outcome)
+        save_workflow(tmp, outcome.workflow, outcome.trajectories)
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{time.time_ns()}"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

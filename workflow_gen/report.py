@@ -1,0 +1,185 @@
+"""The planning report: one picture per part with its chosen grasp, a storyboard, and report.md.
+
+Pictures are drawn with matplotlib's Agg backend (headless, no GPU): the part mesh as shaded
+triangles and the finger/palm boxes of the chosen grasp at the contact width.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import trimesh
+from matplotlib.collections import PolyCollection
+from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+from workflow_gen.grasps import GripperGeometry
+
+if TYPE_CHECKING:
+    from workflow_gen.pipeline import PlanOutcome
+
+_BOX_FACES = np.array([[0, 1, 3, 2], [4, 5, 7, 6], [0, 1, 5, 4], [2, 3, 7, 6], [0, 2, 6, 4], [1, 3, 7, 5]])
+
+
+def _box_quads(lo: np.ndarray, hi: np.ndarray, T: np.ndarray) -> np.ndarray:
+    idx = np.array(np.meshgrid([0, 1], [0, 1], [0, 1], indexing="ij")).reshape(3, -1).T
+    corners = np.where(idx == 0, lo, hi)
+    return trimesh.transform_points(corners, T)[_BOX_FACES]
+
+
+def _shade(mesh: trimesh.Trimesh, rgb: tuple[float, float, float]) -> np.ndarray:
+    light = np.array([0.3, -0.5, 0.8])
+    k = 0.45 + 0.55 * np.clip(mesh.face_normals @ (light / np.linalg.norm(light)), 0, 1)
+    return np.clip(np.outer(k, rgb), 0, 1)
+
+
+def part_picture(
+    path: Path,
+    mesh_world: trimesh.Trimesh,
+    T_world_tcp: np.ndarray,
+    gripper: GripperGeometry,
+    width_m: float,
+    title: str,
+) -> None:
+    """3D view of the part resting in the feeder with the fingers and palm of the grasp (closed)."""
+    fig = plt.figure(figsize=(4.2, 4.0), dpi=80)
+    ax = fig.add_subplot(projection="3d")
+    ax.add_collection3d(
+        Poly3DCollection(mesh_world.triangles, facecolors=_shade(mesh_world, (0.55, 0.6, 0.7)), linewidths=0)
+    )
+    colors = ["#d95f02", "#d95f02", "#7570b3"]
+    for (lo, hi), c in zip(gripper.boxes(width_m), colors, strict=True):
+        if c == "#7570b3":
+            hi = hi.copy()
+            lo = lo.copy()
+            lo[2] = hi[2] - 0.02  # only the palm's front: the rest would hide the part
+        ax.add_collection3d(
+            Poly3DCollection(
+                _box_quads(lo, hi, T_world_tcp), facecolors=c, alpha=0.35, edgecolors="k", linewidths=0.3
+            )
+        )
+    pts = np.vstack([mesh_world.vertices, T_world_tcp[:3, 3][None]])
+    c, r = pts.mean(axis=0), max(float(np.ptp(pts, axis=0).max()) * 0.75, 0.03)
+    ax.set_xlim(c[0] - r, c[0] + r)
+    ax.set_ylim(c[1] - r, c[1] + r)
+    ax.set_zlim(c[2] - r, c[2] + r)
+    ax.set_box_aspect((1, 1, 1))
+    ax.view_init(elev=25, azim=-60)
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(labelsize=5)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def storyboard(path: Path, outcome: PlanOutcome) -> None:
+    """Top and side views after each task: placed parts grey, the task's part orange."""
+    wf = outcome.workflow
+    tasks = wf.tasks
+    meshes = {p.name: p.geom.mesh for p in outcome.parts}
+    n = max(1, len(tasks))
+    cols = min(n, 5)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows * 2, cols, figsize=(2.4 * cols, 4.4 * rows), dpi=80, squeeze=False)
+    placed: list[tuple[str, np.ndarray]] = []
+    target_pts = np.array([t.T_world_part_place.xyz_m for t in tasks]) if tasks else np.zeros((1, 3))
+    c = target_pts.mean(axis=0)
+    r = max(float(np.ptp(target_pts, axis=0).max()) * 0.6, 0.08)
+    for k in range(rows * cols):
+        top, side = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
+        for ax in (top, side):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_aspect("equal")
+        if k >= len(tasks):
+            top.axis("off")
+            side.axis("off")
+            continue
+        t = tasks[k]
+        placed.append((t.part, t.T_world_part_place.matrix()))
+        for name, T in placed:
+            m = meshes[name].copy()
+            m.apply_transform(T)
+            col = "#e6550d" if name == t.part else "#9e9e9e"
+            top.add_collection(
+                PolyCollection(m.triangles[:, :, :2], facecolors=col, edgecolors="none", alpha=0.8)
+            )
+            side.add_collection(
+                PolyCollection(m.triangles[:, :, [0, 2]], facecolors=col, edgecolors="none", alpha=0.8)
+            )
+        top.set_xlim(c[0] - r, c[0] + r)
+        top.set_ylim(c[1] - r, c[1] + r)
+        side.set_xlim(c[0] - r, c[0] + r)
+        side.set_ylim(c[2] - 0.02, c[2] - 0.02 + r)
+        top.set_title(f"{k + 1}. {t.part}", fontsize=8)
+        side.set_xlabel("side view", fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(out: Path, outcome: PlanOutcome) -> None:
+    """report/<part>.png per planned part, report/storyboard.png and report.md into ``out``."""
+    rep = out / "report"
+    rep.mkdir(parents=True, exist_ok=True)
+    wf = outcome.workflow
+    by = {p.name: p for p in outcome.parts}
+    gripper = None
+    for t in wf.tasks:
+        pp = by[t.part]
+        if gripper is None:
+            from cell_config import load_cell
+
+            gripper = GripperGeometry.from_spec(load_cell(wf.cell).spec.gripper)
+        assert t.grasp is not None
+        T_world_part = t.T_world_part_pick.matrix()
+        m = pp.geom.mesh.copy()
+        m.apply_transform(T_world_part)
+        part_picture(
+            rep / f"{t.part}.png",
+            m,
+            T_world_part @ t.grasp.T_part_tcp.matrix(),
+            gripper,
+            t.grasp.contact_width_m,
+            f"{t.part}: grasp {t.grasp.id.split('/')[-1]}, width {t.grasp.contact_width_m * 1000:.1f} mm",
+        )
+    storyboard(rep / "storyboard.png", outcome)
+    s = outcome.summary()
+    lines = [
+        f"# Workflow report: {wf.variant} ({wf.kind})",
+        "",
+        f"- cell: `{Path(wf.cell).name}`, created {wf.created_utc}, seed {wf.seed}",
+        f"- parts: {s['parts_total']} total, {s['parts_planned']} planned, {len(wf.infeasible)} infeasible",
+        f"- estimated cycle time: {wf.cycle_time_s:.1f} s; planning time: {wf.plan_time_s:.1f} s",
+        "- stage times: " + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.timings_s.items()),
+        "",
+        "![storyboard](report/storyboard.png)",
+        "",
+        "| # | part | from | to | grasp width mm | grasps found / usable | time s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, t in enumerate(wf.tasks, 1):
+        pp = by[t.part]
+        assert t.grasp is not None
+        n_all = len(pp.grasps) if pp.grasps is not None else 0
+        n_use = len(pp.usable) if pp.usable is not None else 0
+        lines.append(
+            f"| {i} | {t.part} | {t.source} | {t.target} | {t.grasp.contact_width_m * 1000:.1f} | "
+            f"{n_all} / {n_use} | {t.duration_s:.1f} |"
+        )
+    if wf.infeasible:
+        lines += ["", "## Parts that could not be planned", ""]
+        lines += [f"- **{i.part}**: {i.reason}" for i in wf.infeasible]
+    lines += ["", "## Parts", ""]
+    for p in outcome.parts:
+        if p.geom.mass_kg > 0:
+            lines.append(
+                f"- {p.name}: {p.geom.mass_kg * 1000:.0f} g, symmetry {p.symmetry}, "
+                + (f"rests with probability {p.resting.probability:.2f}" if p.resting else "not laid out")
+                + (f"; ![{p.name}](report/{p.name}.png)" if any(t.part == p.name for t in wf.tasks) else "")
+            )
+    (out / "report.md").write_text("\n".join(lines) + "\n")
