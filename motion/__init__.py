@@ -5,6 +5,7 @@ both satisfy the ``Planner`` protocol and return ``PlanResult`` with a time-para
 """
 
 from motion.moveit_config import moveit_config_texts, write_moveit_config
+from motion.moveit_py_backend import MoveItPyPlanner, moveit_available
 from motion.planner import MotionPlanner
 from motion.result import ERROR_CODES, Planner, PlanResult
 from motion.trajectory import JointTrajectory
@@ -13,8 +14,10 @@ __all__ = [
     "ERROR_CODES",
     "JointTrajectory",
     "MotionPlanner",
+    "MoveItPyPlanner",
     "PlanResult",
     "Planner",
+    "moveit_available",
     "moveit_config_texts",
     "write_moveit_config",
 ]

@@ -80,23 +80,20 @@ def time_parameterize(
         ),
     ]
     n_grid = int(np.clip(4 * len(dense), 100, 2000))
-    algo = ta_algo.TOPPRA(
-        cons, geom_path, gridpoints=np.linspace(0.0, 1.0, n_grid), parametrizer="ParametrizeConstAccel"
-    )
+    algo = ta_algo.TOPPRA(cons, geom_path, gridpoints=np.linspace(0.0, 1.0, n_grid))
     traj = algo.compute_trajectory(0.0, 0.0)
     if traj is None:
         raise RuntimeError("toppra found no feasible time parameterisation")
     T = float(traj.duration)
-    # Check the limits on a grid finer than the output, then stretch time if a corner overshoots.
-    t_fine = np.linspace(0.0, T, max(200, int(T / (0.25 * dt_s))))
-    r_v = float(np.max(np.abs(traj(t_fine, 1)) / vel_max))
-    r_a = float(np.max(np.abs(traj(t_fine, 2)) / acc_max))
-    k = max(1.0, r_v, float(np.sqrt(r_a)))
-    n_out = max(2, int(np.ceil(T * k / dt_s)) + 1)
+    # Sample at the output rate, then stretch time uniformly if a corner overshoots a limit there.
+    n_out = max(2, int(np.ceil(T / dt_s)) + 1)
     t_path = np.linspace(0.0, T, n_out)
     q = traj(t_path)
-    qd = traj(t_path, 1) / k
-    qdd = traj(t_path, 2) / (k * k)
+    qd = traj(t_path, 1)
+    qdd = traj(t_path, 2)
+    k = max(1.0, float(np.max(np.abs(qd) / vel_max)), float(np.sqrt(np.max(np.abs(qdd) / acc_max))))
+    qd /= k
+    qdd /= k * k
     q[0], q[-1] = path_q[0], path_q[-1]
     qd[0] = qd[-1] = 0.0
     return JointTrajectory(list(joint_names), t_path * k, q, qd, qdd)
