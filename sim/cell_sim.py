@@ -26,7 +26,7 @@ from workflow_gen.model import PartInfo, load_workflow
 CONTROL_EVERY = 2
 CONTACT_EVERY = 4
 # Servo bandwidth of the arm position loop (Hz) and damping ratio; gains scale with each joint's inertia.
-ARM_BANDWIDTH_HZ = 8.0
+ARM_BANDWIDTH_HZ = 10.0
 ARM_DAMPING_RATIO = 1.0
 
 # Contact owner kinds, ordered so that a sorted pair names the robot (or part) first.
@@ -144,8 +144,9 @@ class CellSim:
             self.model.actuator_gainprm[a, 0] = p
             self.model.actuator_biasprm[a, 1] = -p
             self.model.actuator_biasprm[a, 2] = -d
-        self._kv = kv
-        self._m_ii = m_ii
+        self._kv_over_kp = kv / kp
+        self._qdd_full = np.zeros(self.model.nv)
+        self._tau_full = np.zeros(self.model.nv)
 
     def follow(self, traj: JointTrajectory) -> None:
         """Replace the arm's active trajectory by ``traj``; it starts now (sim time)."""
@@ -174,12 +175,13 @@ class CellSim:
                 self.arm.check(now, q, qd, q_ref)
                 if self.arm.status == TrajectoryStatus.ABORTED and self.arm.traj is None:
                     q_ref, qd_ref, qdd_ref = self.arm.reference(now)
-                d.ctrl[cm.arm_actuators] = q_ref
-                # Feed-forward: gravity/Coriolis (bias), reference velocity through the servo damping,
-                # reference acceleration through the joint's own inertia.
-                d.qfrc_applied[cm.arm_dof] = (
-                    d.qfrc_bias[cm.arm_dof] + self._kv * qd_ref + self._m_ii * qdd_ref
-                )
+                # PD on position and velocity error inside the force-limited servo: shifting the setpoint
+                # by kv/kp * qd_ref turns kp*(ctrl - q) - kv*qd into kp*(q_ref - q) + kv*(qd_ref - qd).
+                d.ctrl[cm.arm_actuators] = q_ref + self._kv_over_kp * qd_ref
+                # Feed-forward: inverse dynamics of the reference (M(q) qdd_ref + gravity/Coriolis bias).
+                self._qdd_full[cm.arm_dof] = qdd_ref
+                mujoco.mj_mulM(m, d, self._tau_full, self._qdd_full)
+                d.qfrc_applied[cm.arm_dof] = d.qfrc_bias[cm.arm_dof] + self._tau_full[cm.arm_dof]
                 d.ctrl[cm.gripper_actuator] = self.gripper.update(CONTROL_EVERY * m.opt.timestep)
             mujoco.mj_step(m, d)
             self._tick += 1

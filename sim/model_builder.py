@@ -7,10 +7,13 @@ free body with the mass properties of its :class:`~workflow_gen.model.PartInfo` 
 STL: MuJoCo collides with the convex hull of a mesh, so a non-convex part is split into convex pieces by
 V-HACD (``vhacdx`` through trimesh), cached by mesh hash under ``build/cache/vhacd``.
 
-Contact set-up that holds a grasped part (measured, see ENVIRONMENT.md "Simulation"): elliptic friction
-cones, ``impratio`` 10, a stiff ``solref`` (5 ms time constant) on finger pads and parts, friction of the
-pads from ``cell.spec.gripper.finger.friction``, and finger geoms with a higher ``priority`` so their
-friction, not the part's, governs a grasp. With MuJoCo's defaults a held part creeps ~14 mm per carry.
+Contact set-up that holds a grasped part (ENVIRONMENT.md "Simulation", re-measured here): elliptic friction
+cones, ``impratio`` 10, a stiff ``solref`` on finger pads and parts, friction of the pads from
+``cell.spec.gripper.finger.friction``, and finger geoms with a higher ``priority`` so their friction, not the
+part's, governs a grasp. MuJoCo's soft contacts let a held part creep along the pads at a rate set by the
+contact time constant (measured on the sensor_kit variant, 3 s carries: 0.02 s -> 13-19 mm, 0.005 s -> up
+to 3.9 mm, 0.004 s -> at most 2.5 mm); 0.004 s = 2 x timestep is the stiffest MuJoCo accepts at 2 ms steps.
+``impratio`` 30/100, ``noslip_iterations`` and condim 6 made no measurable difference.
 
 Collision filtering (contype/conaffinity bits): robot geoms never collide with each other (the planner
 checks self-collision, and MuJoCo would otherwise fight overlapping link capsules), but collide with the
@@ -41,11 +44,13 @@ FINGER_BODIES = ("finger_left", "finger_right")
 _ROBOT_BITS = (1, 0)
 _WORLD_BITS = (2, 1)
 _PART_BITS = (2, 3)
-# Stiff contacts on pads and parts so a grasp does not creep (ENVIRONMENT.md, Simulation).
-GRASP_SOLREF = (0.005, 1.0)
+# Stiff contacts on pads and parts so a grasp does not creep: time constant 2 x timestep (see above).
+GRASP_SOLREF = (0.004, 1.0)
 PART_FRICTION = (0.6, 0.005, 0.0001)
 # Below this volume ratio (mesh / convex hull) the hull would fill holes the gripper reaches into.
 CONVEX_RATIO = 0.9
+# Few pieces: every piece is a separate collision body pair to test (8 keep a nut's hole and 2-4x speed).
+VHACD_PARAMS: dict[str, int] = {"maxConvexHulls": 8, "resolution": 100000}
 # Reflected rotor inertia of the arm joints (kg m^2) and fingers (kg): what real gearboxes add; it also
 # keeps the light wrist and finger joints well conditioned for stiff position control at 2 ms steps.
 ARM_ARMATURE = 0.1
@@ -117,11 +122,13 @@ def convex_pieces(mesh: trimesh.Trimesh, cache_dir: Path = CACHE_DIR) -> list[tr
     hull = mesh.convex_hull
     if not mesh.is_volume or mesh.volume >= CONVEX_RATIO * hull.volume:
         return [hull]
-    path = cache_dir / f"{_mesh_hash(mesh)}.json"
+    path = (
+        cache_dir / f"{_mesh_hash(mesh)}-{VHACD_PARAMS['maxConvexHulls']}-{VHACD_PARAMS['resolution']}.json"
+    )
     if path.is_file():
         raw = json.loads(path.read_text())
     else:
-        pieces = trimesh.decomposition.convex_decomposition(mesh, maxConvexHulls=24, resolution=100000)
+        pieces = trimesh.decomposition.convex_decomposition(mesh, **VHACD_PARAMS)
         raw = [
             {"vertices": np.asarray(p["vertices"]).tolist(), "faces": np.asarray(p["faces"]).tolist()}
             for p in pieces
@@ -131,7 +138,16 @@ def convex_pieces(mesh: trimesh.Trimesh, cache_dir: Path = CACHE_DIR) -> list[tr
         tmp.write_text(json.dumps(raw))
         tmp.replace(path)
     out = [trimesh.Trimesh(np.asarray(p["vertices"]), np.asarray(p["faces"])) for p in raw]
-    return [p for p in out if len(p.vertices) >= 4] or [hull]
+    return [p for p in out if _solid(p)] or [hull]
+
+
+def _solid(piece: trimesh.Trimesh) -> bool:
+    """A piece MuJoCo can hull: at least 4 vertices spanning 3D (V-HACD can return flat slivers)."""
+    if len(piece.vertices) < 4:
+        return False
+    centred = piece.vertices - piece.vertices.mean(axis=0)
+    sv = np.linalg.svd(centred, compute_uv=False)
+    return bool(sv[2] > 1e-4 * sv[0] and sv[2] > 1e-6)
 
 
 def _add_box(body: mujoco.MjsBody, name: str, T: np.ndarray, size_m: tuple[float, float, float]) -> None:
@@ -175,7 +191,7 @@ def _static_geoms(spec: mujoco.MjSpec, cell: Cell, fault: SimFault | None) -> No
         if g.name == "obstacle:table":
             g.rgba = [0.45, 0.4, 0.35, 1]
         if g.name.startswith("obstacle:fence"):
-            g.rgba = [0.9, 0.8, 0.2, 0.35]
+            g.rgba = [0.9, 0.8, 0.2, 0.08]  # see-through: the cell camera usually looks over a fence
         if g.name == "obstacle:fault_obstacle":
             g.rgba = [0.9, 0.1, 0.1, 1]
 
@@ -238,6 +254,8 @@ def build_model(
     spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
     spec.option.impratio = 10.0
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    # Parts resting in feeders and trays sleep (their islands skip collision and solving) until touched.
+    spec.option.enableflags |= mujoco.mjtEnableBit.mjENBL_SLEEP
     spec.visual.global_.offwidth = 1280
     spec.visual.global_.offheight = 960
     spec.stat.extent = 2.0
@@ -253,7 +271,7 @@ def build_model(
     robot_body_names = [b.name for b in spec.bodies if b.name != "world"]
     for g in spec.geoms:
         g.contype, g.conaffinity = _ROBOT_BITS
-        g.rgba = [0.3, 0.32, 0.36, 1]
+        g.rgba = [0.62, 0.66, 0.72, 1]
         if g.parent.name in FINGER_BODIES:
             g.friction = [pad_mu, 0.01, 0.0001]
             g.solref = GRASP_SOLREF
@@ -306,7 +324,13 @@ def build_model(
     ga.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
     ga.ctrlrange = [g_spec.min_opening_m, g_spec.stroke_m]
 
-    spec.worldbody.add_light(pos=[0.3, 0.0, 2.5], dir=[0, 0, -1], diffuse=[0.8, 0.8, 0.8])
+    spec.worldbody.add_light(pos=[0.3, 0.0, 2.5], dir=[0, 0, -1], diffuse=[0.6, 0.6, 0.6], castshadow=False)
+    sky = spec.add_texture(name="sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX)
+    sky.builtin = mujoco.mjtBuiltin.mjBUILTIN_GRADIENT
+    sky.rgb1, sky.rgb2 = [0.75, 0.82, 0.9], [0.35, 0.4, 0.48]
+    sky.width = sky.height = 64
+    spec.visual.headlight.ambient = [0.35, 0.35, 0.35]
+    spec.visual.headlight.diffuse = [0.5, 0.5, 0.5]
     if cell.spec.camera is not None:
         cam = cell.spec.camera
         T_cam = cell.resolve_pose(cam.pose)

@@ -78,7 +78,11 @@ class ValidationResult:
         return self.tasks_passed == self.tasks_total
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self) | {"passed": self.passed}
+        """validation.json content: per task ``pass`` and its numbers, then the totals."""
+        out = asdict(self)
+        for t in out["tasks"]:
+            t["pass"] = t.pop("passed")
+        return out | {"passed": self.passed}
 
     def compare_key(self) -> dict[str, object]:
         """Everything but the wall-clock real-time factor (for the determinism check)."""
@@ -159,6 +163,9 @@ class _Replay:
         failures: list[str] = []
         carry_idx = _carry_step(task.steps)
         for i, step in enumerate(task.steps):
+            if step.detach:
+                # Slip counts while carried: opening the fingers is meant to let go.
+                self.held = None
             if step.kind == "trajectory":
                 key = step.trajectory or ""
                 traj = self.trajs[key]
@@ -187,7 +194,6 @@ class _Replay:
                 if self.on_frame is not None:
                     self.on_frame(sim, task.id, "pick")
             if step.detach:
-                self.held = None
                 if self.on_frame is not None:
                     self.on_frame(sim, task.id, "place")
         # Let the placed part come to rest before measuring where it is.

@@ -1,0 +1,66 @@
+"""Simulation benchmark: real-time factor of a pick-and-place with the control loop, render time per frame.
+
+Targets: real-time factor >= 50 (validation at 2 ms steps, controllers and checks included) and <= 50 ms
+per 640x480 frame. Run with ``flexcell bench sim --json`` or ``python benchmarks/sim_bench.py``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cell_config import Cell, load_cell
+from sim.scripted_workflow import build_pick_place
+from sim.validate import validate_workflow
+
+RTF_TARGET = 50.0
+RENDER_MS_TARGET = 50.0
+
+
+def run_sim_bench(cell: Cell | None = None, repeats: int = 3, frames: int = 20) -> dict[str, object]:
+    """Measure and return a JSON-ready dict (medians over ``repeats`` runs / ``frames`` frames)."""
+    from sim.cell_sim import CellSim
+    from sim.render import Recorder
+
+    cell = cell or load_cell()
+    with tempfile.TemporaryDirectory() as tmp:
+        wf_path = build_pick_place(cell, Path(tmp) / "wf")
+        rtfs, walls, sim_s = [], [], 0.0
+        passed = True
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            res = validate_workflow(wf_path)
+            walls.append(time.perf_counter() - t0)
+            rtfs.append(res.sim_real_time_factor)
+            sim_s = res.cycle_time_s
+            passed = passed and res.passed
+        sim = CellSim.from_workflow(wf_path)
+        cam = cell.spec.camera.name if cell.spec.camera else None
+        with Recorder(sim.model, cam, 640, 480, video=False) as rec:
+            rec.render(sim)  # first frame pays for context and texture upload
+            ms = []
+            for _ in range(frames):
+                sim.step(5)
+                t0 = time.perf_counter()
+                rec.render(sim)
+                ms.append((time.perf_counter() - t0) * 1e3)
+    rtf = float(np.median(rtfs))
+    wall_rtf = sim_s / float(np.median(walls))
+    render_ms = float(np.median(ms))
+    return {
+        "benchmark": "sim",
+        "workflow": "scripted one-box pick-and-place (feeder A1 -> fixture), 2 ms steps, 250 Hz control",
+        "sim_time_s": sim_s,
+        "passed": passed,
+        "sim_real_time_factor": round(rtf, 1),
+        "sim_real_time_factor_incl_load": round(wall_rtf, 1),
+        "rtf_target": RTF_TARGET,
+        "rtf_ok": rtf >= RTF_TARGET,
+        "render_ms_per_frame_640x480": round(render_ms, 1),
+        "render_ms_p95": round(float(np.percentile(ms, 95)), 1),
+        "render_target_ms": RENDER_MS_TARGET,
+        "render_ok": render_ms <= RENDER_MS_TARGET,
+    }
