@@ -14,6 +14,7 @@ Stages (each a function below, each timed):
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
@@ -27,7 +28,7 @@ import numpy as np
 from cell_config import Cell, ConfigError, PoseSpec, load_cell
 from motion.trajectory import JointTrajectory
 from workflow_gen.cad_import import PartGeometry, import_parts
-from workflow_gen.grasps import GraspSet, GripperGeometry, synthesize_grasps
+from workflow_gen.grasps import GraspSet, GripperGeometry, required_force_n, synthesize_grasps
 from workflow_gen.model import Grasp, Infeasible, PartInfo, Pose, Task, Workflow, save_workflow
 from workflow_gen.resting import RestingPose, resting_poses, symmetry
 from workflow_gen.sequence import assembly_order, kit_order
@@ -53,6 +54,7 @@ class PartPlan:
     grasps: GraspSet | None = None
     usable: GraspSet | None = None
     grasp_time_s: float = 0.0
+    grasps_cached: bool = False
     issue: str | None = None
     symmetry: str = "none"
     supports: tuple[str, ...] = ()
@@ -79,7 +81,7 @@ class PlanOutcome:
         return {i.part: i.reason for i in self.workflow.infeasible}
 
     def summary(self) -> dict[str, object]:
-        g = [p.grasp_time_s for p in self.parts if p.grasps is not None]
+        g = [p.grasp_time_s for p in self.parts if p.grasps is not None and not p.grasps_cached]
         return {
             "variant": self.workflow.variant,
             "kind": self.workflow.kind,
@@ -189,25 +191,45 @@ def usable_grasps(
     return grasps.subset(idx)
 
 
-def grasp_stage(pp: PartPlan, gripper: GripperGeometry, cell: Cell, seed: int) -> None:
+def grasp_stage(
+    pp: PartPlan, gripper: GripperGeometry, cell: Cell, seed: int, cache: dict[bytes, GraspSet] | None = None
+) -> None:
+    """Grasps of one part; identical parts resting the same way (repeated instances) share them via ``cache``."""
     assert pp.T_world_start is not None and pp.T_world_target is not None
     g = pp.geom
     down = np.array([0.0, 0.0, -1.0])
     pref = np.stack([pp.T_world_start[:3, :3].T @ down, pp.T_world_target[:3, :3].T @ down])
+    key = hashlib.sha1(
+        np.ascontiguousarray(g.mesh.vertices).tobytes()
+        + np.ascontiguousarray(g.mesh.faces).tobytes()
+        + np.round(pref, 6).tobytes()
+        + str(g.density_kg_m3).encode()
+    ).digest()
     t0 = time.perf_counter()
-    pp.grasps = synthesize_grasps(
-        g.mesh,
-        gripper,
-        g.mass_kg,
-        g.com_m,
-        preferred_approach=pref,
-        approach_m=cell.spec.planning.approach_distance_m,
-        max_candidates=5000,  # ranked here, cut after the pick/place filter below
-        seed=seed,
-    )
+    if cache is not None and key in cache:
+        pp.grasps, pp.grasps_cached = cache[key], True
+    else:
+        pp.grasps = synthesize_grasps(
+            g.mesh,
+            gripper,
+            g.mass_kg,
+            g.com_m,
+            preferred_approach=pref,
+            approach_m=cell.spec.planning.approach_distance_m,
+            max_candidates=5000,  # ranked here, cut after the pick/place filter below
+            seed=seed,
+        )
+        if cache is not None:
+            cache[key] = pp.grasps
     pp.grasp_time_s = time.perf_counter() - t0
     pp.usable = usable_grasps(pp.grasps, pp, gripper, cell)
-    if len(pp.grasps) == 0:
+    need = required_force_n(gripper, g.mass_kg)
+    if need > gripper.force_n:
+        pp.issue = (
+            f"too heavy for the gripper: {g.mass_kg:.2f} kg needs {need:.0f} N of grip "
+            f"(safety 3, friction {gripper.friction:g}), the gripper gives {gripper.force_n:.0f} N"
+        )
+    elif len(pp.grasps) == 0:
         pp.issue = (
             f"no collision-free antipodal grasp within the {gripper.stroke_m * 1000:.0f} mm stroke "
             f"(friction {gripper.friction:g}, {pp.grasps.n_pairs} contact pairs found)"
@@ -281,10 +303,11 @@ def plan_variant(
     timings["layout"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    cache: dict[bytes, GraspSet] = {}
     for pp in plans:
         if pp.issue is None:
             say("grasps", pp.name)
-            grasp_stage(pp, gripper, cell_obj, seed)
+            grasp_stage(pp, gripper, cell_obj, seed, cache)
     timings["grasps"] = time.perf_counter() - t
 
     from motion import MotionPlanner  # the motion layer is heavy: import it when it is needed

@@ -89,6 +89,13 @@ def storyboard(path: Path, outcome: PlanOutcome) -> None:
     target_pts = np.array([t.T_world_part_place.xyz_m for t in tasks]) if tasks else np.zeros((1, 3))
     c = target_pts.mean(axis=0)
     r = max(float(np.ptp(target_pts, axis=0).max()) * 0.6, 0.08)
+    z_lo = min(t.T_world_part_place.xyz_m[2] for t in tasks) - 0.02 if tasks else 0.0
+    z_hi = z_lo + 0.04
+    for t in tasks:
+        m = meshes[t.part].copy()
+        m.apply_transform(t.T_world_part_place.matrix())
+        z_hi = max(z_hi, float(m.bounds[1, 2]) + 0.01)
+    r = max(r, (z_hi - z_lo) / 2)
     for k in range(rows * cols):
         top, side = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
         for ax in (top, side):
@@ -114,7 +121,7 @@ def storyboard(path: Path, outcome: PlanOutcome) -> None:
         top.set_xlim(c[0] - r, c[0] + r)
         top.set_ylim(c[1] - r, c[1] + r)
         side.set_xlim(c[0] - r, c[0] + r)
-        side.set_ylim(c[2] - 0.02, c[2] - 0.02 + r)
+        side.set_ylim(z_lo, z_lo + 2 * r)
         top.set_title(f"{k + 1}. {t.part}", fontsize=8)
         side.set_xlabel("side view", fontsize=6)
     fig.tight_layout()
