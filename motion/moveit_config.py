@@ -124,9 +124,10 @@ def ompl_planning_dict(cell: Cell) -> dict[str, Any]:
             "default_planner_config": "RRTConnectkConfigDefault",
             "planner_configs": list(_PLANNER_CONFIGS),
             "projection_evaluator": f"joints({cell.joint_names[0]},{cell.joint_names[1]})",
-            # MoveIt checks edges every fraction * max extent of the joint space; this is the value
-            # the embedded planner uses too (about 0.01 rad on a 6-joint arm).
-            "longest_valid_segment_fraction": 0.0007,
+            # MoveIt checks edges every fraction * max extent of the joint space (about 0.03 rad on
+            # the UR5e, 0.017 rad on the Panda); the padding absorbs what a coarse step can miss and
+            # the embedded planner re-checks every result densely against the unpadded world.
+            "longest_valid_segment_fraction": 0.002,
             "enforce_joint_model_state_space": False,
         },
     }

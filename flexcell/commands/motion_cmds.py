@@ -53,4 +53,4 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         if json_out:
             print(json.dumps(report, indent=2))
         else:
-            out.print(motion_bench.table(report))
+            print(motion_bench.table(report))
