@@ -132,14 +132,6 @@ class GraspSet:
         )
 
 
-def _points_in_boxes(pts_tcp: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """``(M,)`` bool: any of the points ``(M, P, 3)`` inside any of the boxes ``(B, 2, 3)``."""
-    hit = np.zeros(pts_tcp.shape[0], dtype=bool)
-    for lo, hi in boxes:
-        hit |= np.any(np.all((pts_tcp > lo) & (pts_tcp < hi), axis=2), axis=1)
-    return hit
-
-
 def _frames(contacts_p: np.ndarray, contacts_q: np.ndarray, approach: np.ndarray, depth_m: np.ndarray):
     """TCP frames ``(M, 4, 4)``: y from p to q, z = ``approach (M, 3)``, TCP backed off ``depth_m`` along -z."""
     y = contacts_q - contacts_p
@@ -261,31 +253,30 @@ def synthesize_grasps(
     area = np.zeros(len(T))
     chunk = max(1, 2_000_000 // len(pts))
     hw, half_pad = gripper.finger_width_m / 2, gripper.pad_length_m / 2
+    t_f = gripper.finger_thickness_m
+    px, py, pz = gripper.palm_size_m
+    z0, z1 = gripper.finger_z_range_m
     for s in range(0, len(T), chunk):
         sl = slice(s, s + chunk)
         R, t = T[sl, :3, :3], T[sl, :3, 3]
-        local = np.einsum("mji,mpj->mpi", R, pts[None, :, :] - t[:, None, :])  # (m, P, 3) in TCP frames
-        w2 = width[sl, None, None] / 2
-        # Approach at the pregrasp opening: swept fingers and palm must stay clear of the part.
-        hit = np.zeros(len(R), dtype=bool)
-        for o in np.unique(pre[sl]):
-            m = pre[sl] == o
-            boxes = gripper.boxes(o, sweep_m=approach_m)
-            boxes[:, 0] -= clearance_m
-            boxes[:, 1] += clearance_m
-            hit[m] = _points_in_boxes(local[m], boxes)
-        # Closed on the part: nothing of the part may stick out beyond the contacts inside the pad.
-        z0, z1 = gripper.finger_z_range_m
-        in_xz = (np.abs(local[..., 0]) < hw) & (local[..., 2] > z0) & (local[..., 2] < z1)
-        beyond = in_xz & (np.abs(local[..., 1]) > w2[..., 0] + 5e-4)
-        hit |= np.any(beyond, axis=1)
+        # (m, P, 3) part points in every candidate's TCP frame: p_tcp = R^T (p - t), as one batched matmul.
+        local = np.matmul(pts[None, :, :], R) - np.matmul(t[:, None, :], R)
+        ax, ay, z = np.abs(local[..., 0]), np.abs(local[..., 1]), local[..., 2]
+        half_w = width[sl, None] / 2  # (m, 1)
+        o = pre[sl, None] / 2
+        c = clearance_m
+        # Approach at the pregrasp opening: the swept fingers (mirrored in y, hence |y|) and palm stay clear.
+        finger_x = ax < hw + c
+        swept_z = (z > z0 - approach_m - c) & (z < z1 + c)
+        hit = np.any(finger_x & swept_z & (ay > o - c) & (ay < o + t_f + c), axis=1)
+        palm = (ax < px / 2 + c) & (ay < py / 2 + c) & (z < z0 + c) & (z > z0 - pz - approach_m - c)
+        hit |= np.any(palm, axis=1)
+        # Closed on the part: nothing of the part may stick out beyond the contacts inside the fingers.
+        in_finger = (ax < hw) & (z > z0) & (z < z1)
+        hit |= np.any(in_finger & (ay > half_w + 5e-4), axis=1)
         ok[sl] = ~hit
         # Contact area: part samples lying on the pad planes within the pad rectangle.
-        on_pad = (
-            (np.abs(local[..., 0]) < hw)
-            & (np.abs(local[..., 2]) < half_pad)
-            & (np.abs(np.abs(local[..., 1]) - w2[..., 0]) < 5e-4)
-        )
+        on_pad = (ax < hw) & (np.abs(z) < half_pad) & (np.abs(ay - half_w) < 5e-4)
         area[sl] = on_pad.sum(axis=1) * area_per_pt
     idx = np.flatnonzero(ok)
     if len(idx) == 0:

@@ -54,7 +54,7 @@ class KitPart(_Strict):
     units: Units | None = Field(default=None, description="unit of STL/OBJ coordinates (default mm)")
     quantity: int = Field(default=1, ge=1, le=50)
     source: str = "feeder"
-    target: str | list[str] | PoseSpec | list[PoseSpec] = Field(
+    target: str | PoseSpec | list[str | PoseSpec] = Field(
         description="kit slot name ('A1' or 'kit_tray/A1') or a pose; a list with one entry per unit"
     )
     density_kg_m3: float | None = Field(default=None, gt=0)
