@@ -51,7 +51,7 @@ def default_obstacle_xyz(cell: Cell, part: PartInfo) -> tuple[float, float, floa
     d_ang = (ang_b - ang_a + np.pi) % (2 * np.pi) - np.pi
     ang = ang_a + d_ang / 2
     r = 0.5 * (np.hypot(a[0], a[1]) + np.hypot(b[0], b[1]))
-    return (float(base[0] + r * np.cos(ang)), float(base[1] + r * np.sin(ang)), 0.25)
+    return (float(base[0] + r * np.cos(ang)), float(base[1] + r * np.sin(ang)), 0.5)
 
 
 class CellSim:

@@ -72,7 +72,7 @@ class SimFault:
     friction: float = 0.001
     offset_m: float = 0.015
     xyz_m: tuple[float, float, float] | None = None
-    size_m: tuple[float, float, float] = (0.08, 0.08, 0.4)
+    size_m: tuple[float, float, float] = (0.08, 0.08, 1.0)
 
     KINDS = ("low_friction", "part_offset", "obstacle")
 

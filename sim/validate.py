@@ -11,17 +11,21 @@ contacts   the robot touched nothing but the task's own part with its gripper, a
            obstacle (table, fences, columns, fault obstacles)
 tracking   every trajectory finished (the arm controller did not abort on a path tolerance)
 
-The whole replay is deterministic (MuJoCo is, and nothing here depends on wall time), so the same
+A task that starts where the arm is not (after an earlier task failed and aborted its motion) starts with
+the arm put back at its first trajectory point, so every task is judged on its own; the task says so in its
+failures. The whole replay is deterministic (MuJoCo is, and nothing here depends on wall time), so the same
 workflow gives the same :class:`ValidationResult` bit for bit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import mujoco
 import numpy as np
 
 from motion.trajectory import JointTrajectory
@@ -33,6 +37,8 @@ from workflow_gen.model import MotionStep, Task, Workflow, load_workflow
 # Checks run every this many physics steps (20 ms at 2 ms steps): slip is slow next to that.
 CHECK_EVERY = 10
 GRIPPER_DWELL_S = 0.15
+# A task whose first trajectory starts farther than this from the arm follows a failed one.
+RECOVER_TOL_RAD = 0.02
 
 
 @dataclass
@@ -72,6 +78,7 @@ class ValidationResult:
     cycle_time_s: float
     sim_real_time_factor: float
     infeasible: list[str] = field(default_factory=list)
+    final_state_sha256: str = ""  # hash of the final qpos/qvel bytes: equal runs are equal bit for bit
 
     @property
     def passed(self) -> bool:
@@ -154,6 +161,22 @@ class _Replay:
                 return True
         return False
 
+    def _recover(self, q_start: np.ndarray) -> bool:
+        """After a failed task the arm may be far from where the next task starts: put it there.
+
+        Like an operator jogging the robot back before resuming, so that each task is judged on its own
+        (a JTC would jump to the first point otherwise). Returns whether the arm had to be moved.
+        """
+        sim = self.sim
+        _, q, _ = sim.joint_state()
+        if float(np.max(np.abs(q - q_start))) <= RECOVER_TOL_RAD:
+            return False
+        sim.data.qpos[sim.cm.arm_qpos] = q_start
+        sim.data.qvel[sim.cm.arm_dof] = 0.0
+        sim.arm.hold(q_start)
+        self.held = None
+        return True
+
     def run_task(self, task: Task) -> TaskResult:
         sim, lim = self.sim, self.lim
         t_start = sim.time_s
@@ -162,6 +185,11 @@ class _Replay:
         tracking = "ok"
         failures: list[str] = []
         carry_idx = _carry_step(task.steps)
+        first = next((self.trajs[s.trajectory] for s in task.steps if s.trajectory), None)
+        if first is not None and self._recover(first.q[0]):
+            failures_note = "arm put back at the task start after an earlier failure"
+        else:
+            failures_note = ""
         for i, step in enumerate(task.steps):
             if step.detach:
                 # Slip counts while carried: opening the fingers is meant to let go.
@@ -219,6 +247,8 @@ class _Replay:
             failures.append(f"collisions: {', '.join(collisions)}")
         if tracking != "ok":
             failures.append(f"trajectory not followed: {tracking}")
+        if failures and failures_note:
+            failures.append(failures_note)
         return TaskResult(
             task=task.id,
             part=task.part,
@@ -232,6 +262,20 @@ class _Replay:
             failures=failures,
             duration_s=round(sim.time_s - t_start, 4),
         )
+
+
+def _obstacle_on_path(
+    path: Path, task: Task, trajs: dict[str, JointTrajectory]
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """A 10 cm cube where the TCP is halfway through the first task's carry (the fault obstacle)."""
+    idx = _carry_step(task.steps)
+    steps = [task.steps[idx]] if idx is not None else [s for s in task.steps if s.trajectory]
+    traj = trajs[steps[0].trajectory or ""]
+    probe = CellSim.from_workflow(path)
+    probe.data.qpos[probe.cm.arm_qpos] = traj.sample(traj.duration_s / 2)[0]
+    mujoco.mj_kinematics(probe.model, probe.data)
+    xyz = probe.T_world_tcp()[:3, 3]
+    return (float(xyz[0]), float(xyz[1]), float(xyz[2])), (0.1, 0.1, 0.1)
 
 
 def _expected(a: str, b: str, part: str) -> bool:
@@ -271,6 +315,11 @@ def validate_workflow(
     """
     path = Path(workflow_path)
     wf, trajs = load_workflow(path)
+    if isinstance(fault, str):
+        fault = SimFault(fault)
+    robot_tasks = [t for t in wf.tasks if t.actor == "robot"]
+    if fault is not None and fault.kind == "obstacle" and fault.xyz_m is None and robot_tasks:
+        fault.xyz_m, fault.size_m = _obstacle_on_path(path, robot_tasks[0], trajs)
     sim = CellSim.from_workflow(path, fault)
     sim.reset(np.asarray(wf.home_q))
     replay = _Replay(sim, wf, trajs, limits or Limits(), on_frame, tick_s)
@@ -288,4 +337,5 @@ def validate_workflow(
         cycle_time_s=round(sim.time_s, 4),
         sim_real_time_factor=round(rtf, 1),
         infeasible=[i.part for i in wf.infeasible],
+        final_state_sha256=hashlib.sha256(sim.data.qpos.tobytes() + sim.data.qvel.tobytes()).hexdigest(),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,20 @@ def test_scripted_pick_place_passes(clean: ValidationResult) -> None:
 def test_deterministic_bit_for_bit(scripted_workflow: Path, clean: ValidationResult) -> None:
     again = validate_workflow(scripted_workflow)
     assert again.compare_key() == clean.compare_key()
+    assert len(clean.final_state_sha256) == 64
+    # And in a fresh process (a different memory layout, a fresh MuJoCo): the same final state bytes.
+    code = (
+        "import sys; from sim.validate import validate_workflow; "
+        "print(validate_workflow(sys.argv[1]).final_state_sha256)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(scripted_workflow)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] == clean.final_state_sha256
 
 
 def test_low_friction_drops_the_part(scripted_workflow: Path) -> None:
