@@ -32,7 +32,8 @@ class TaskRequest:
     part : object name in the planner
     T_world_start, T_world_target : (4, 4) float, part poses at pick and place
     grasps : candidate grasps, best first (already filtered for the approach direction)
-    source, target_station : station names (the part may touch them at pick / place)
+    source, target_station : station names (the part may touch them at pick / place); ``""`` for a
+        target pose given in the world frame
     supports : parts it rests on at the target (it may touch them while inserted)
     """
 
@@ -114,7 +115,7 @@ def plan_task(
             reasons["no collision-free IK above the place pose"] += 1
             continue
         pick_allowed = (req.part, req.source)
-        place_allowed = (req.part, req.target_station, *req.supports)
+        place_allowed = tuple(n for n in (req.part, req.target_station, *req.supports) if n)
         r_transit = planner.plan_to_joint(q_start, q_prepick)
         if not r_transit.success:
             reasons[f"transit to the pick failed ({r_transit.error_code})"] += 1

@@ -49,6 +49,7 @@ class PartPlan:
     source_slot: str = ""
     target_label: str = ""
     target_station: str = ""
+    target_surface_z_m: float = 0.0
     T_world_start: np.ndarray | None = None
     T_world_target: np.ndarray | None = None
     grasps: GraspSet | None = None
@@ -142,6 +143,7 @@ def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path
             assert g.T_fixture_part is not None
             T_target = cell.T_world_station(spec.fixture) @ g.T_fixture_part
             pp.target_label, pp.target_station = spec.fixture, spec.fixture
+            pp.target_surface_z_m = float(cell.T_world_station(spec.fixture)[2, 3])
         else:
             assert g.target is not None
             label, st, T_slot = _slot_target(cell, spec_file, g.yaml_key, g.target)
@@ -152,7 +154,9 @@ def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path
                     f"slot {label} is already the target of {used_targets[label]}",
                 )
             used_targets[label] = g.name
-            pp.target_label, pp.target_station = label, st
+            pp.target_label = label
+            pp.target_station = st if st in station_names else ""
+            pp.target_surface_z_m = float(T_slot[2, 3])
             T_target = T_slot  # completed with the resting pose below
         pp.symmetry = symmetry(g.mesh) if pp.issue is None else "none"
         if pp.issue is not None:
@@ -180,10 +184,10 @@ def usable_grasps(
     assert pp.T_world_start is not None and pp.T_world_target is not None
     keep = np.ones(len(grasps), dtype=bool)
     cos_tilt = np.cos(MAX_APPROACH_TILT_RAD)
-    for T_world_part, station in ((pp.T_world_start, pp.geom.source), (pp.T_world_target, pp.target_station)):
+    source_z = float(cell.T_world_station(pp.geom.source)[2, 3])
+    for T_world_part, surface_z in ((pp.T_world_start, source_z), (pp.T_world_target, pp.target_surface_z_m)):
         T_world_tcp = T_world_part[None] @ grasps.T_part_tcp
         keep &= T_world_tcp[:, 2, 2] <= -cos_tilt  # tool z points down
-        surface_z = cell.T_world_station(station)[2, 3]
         tips = gripper.fingertip_corners(grasps.pregrasp_width_m)  # (M, 8, 3) in the TCP frames
         tip_z = np.einsum("mj,mkj->mk", T_world_tcp[:, 2, :3], tips) + T_world_tcp[:, 2, 3, None]
         keep &= tip_z.min(axis=1) >= surface_z + FINGERTIP_CLEARANCE_M
