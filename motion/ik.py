@@ -27,7 +27,7 @@ class IkSolver:
     """
 
     def __init__(
-        self, robot: RobotModel, tol_pos_m: float = 1e-5, tol_rot_rad: float = 1e-4, max_iters: int = 60
+        self, robot: RobotModel, tol_pos_m: float = 1e-5, tol_rot_rad: float = 1e-4, max_iters: int = 25
     ) -> None:
         self.robot = robot
         self.tol_pos_m = tol_pos_m
