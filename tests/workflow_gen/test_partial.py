@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from workflow_gen.pipeline import plan_variant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,3 +43,46 @@ def test_parts_resting_on_an_infeasible_part_are_infeasible_too(tmp_path: Path, 
     assert inf["plate"].startswith("too heavy for the gripper")
     assert inf["bracket_1"] == "rests on plate, which could not be placed"
     assert inf["pin_2"] == "rests on bracket_2, which could not be placed"
+
+
+def test_open_mesh_is_infeasible_with_a_reason_and_mass_properties_are_analytic(tmp_path: Path, cell) -> None:
+    import numpy as np
+    import trimesh
+
+    from workflow_gen.cad_import import import_parts
+    from workflow_gen.variant import load_variant
+
+    d = tmp_path / "kit"
+    d.mkdir()
+    shutil.copy(REPO / "cad_parts" / "oversize_kit" / "cover.step", d / "cover.step")
+    # A cup: a cylinder without its top cap; a 16-sided hole is beyond hole filling (triangles and quads).
+    cyl = trimesh.creation.cylinder(radius=15.0, height=20.0, sections=16)
+    keep = cyl.face_normals[:, 2] < 0.5
+    trimesh.Trimesh(cyl.vertices, cyl.faces[keep]).export(d / "tube.stl")
+    (d / "variant.yaml").write_text(
+        "density_kg_m3: 7850\n"
+        "parts:\n"
+        "  - {name: cover, cad: cover.step, target: A1}\n"
+        "  - {name: tube, cad: tube.stl, target: A2}\n"
+    )
+    parts = {p.name: p for p in import_parts(d, load_variant(d), cell.spec.gripper.stroke_m)}
+    assert parts["tube"].issue is not None and "watertight" in parts["tube"].issue
+    cover = parts["cover"]
+    assert cover.issue is None
+    vol = 0.040 * 0.030 * 0.025
+    assert cover.mass_kg == pytest.approx(7850 * vol, rel=1e-6)
+    assert cover.com_m == pytest.approx([0.0, 0.0, 0.0125], abs=1e-9)
+    ixx = 7850 * vol * (0.030**2 + 0.025**2) / 12
+    assert cover.inertia_kg_m2[0, 0] == pytest.approx(ixx, rel=1e-6)
+    o = plan_variant(d, cell)
+    assert list(o.infeasible) == ["tube"] and [t.part for t in o.workflow.tasks] == ["cover"]
+
+
+def test_assembly_parts_are_fed_in_their_assembly_orientation(cell, plan_of) -> None:
+    import numpy as np
+
+    o = plan_of(REPO / "cad_parts" / "bracket_assembly")
+    for p in o.workflow.parts:
+        up_start = p.T_world_start.matrix()[:3, 2]
+        up_target = p.T_world_target.matrix()[:3, 2]
+        assert np.dot(up_start, up_target) == pytest.approx(1.0, abs=1e-6), p.name
