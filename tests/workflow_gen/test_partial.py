@@ -46,7 +46,6 @@ def test_parts_resting_on_an_infeasible_part_are_infeasible_too(tmp_path: Path, 
 
 
 def test_open_mesh_is_infeasible_with_a_reason_and_mass_properties_are_analytic(tmp_path: Path, cell) -> None:
-    import numpy as np
     import trimesh
 
     from workflow_gen.cad_import import import_parts
