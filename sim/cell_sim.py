@@ -71,8 +71,13 @@ class CellSim:
         self.cell = cell
         self.parts = list(parts)
         self.fault = _fault(fault)
-        if self.fault is not None and self.fault.kind == "obstacle" and self.fault.xyz_m is None and parts:
-            self.fault.xyz_m = default_obstacle_xyz(cell, parts[0])
+        if self.fault is not None and self.fault.kind == "obstacle" and self.fault.xyz_m is None:
+            if parts:
+                self.fault.xyz_m = default_obstacle_xyz(cell, parts[0])
+            else:  # no parts: between the first two stations, where any pick-and-place passes
+                st = [cell.T_world_station(s.name)[:3, 3] for s in cell.spec.stations[:2]]
+                mid = np.mean(st, axis=0)
+                self.fault.xyz_m = (float(mid[0]), float(mid[1]), 0.5)
         self.cm: CellModel = build_model(cell, self.parts, Path(parts_dir), self.fault)
         self.model = self.cm.model
         self.data = mujoco.MjData(self.model)

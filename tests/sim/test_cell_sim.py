@@ -93,3 +93,34 @@ def test_gripper_force_is_limited(scripted_workflow: Path, cell: Cell) -> None:
     sim.set_gripper(0.0, 40.0)
     sim.step(200)
     assert sim.gripper_state()[1] == pytest.approx(40.0, rel=0.02)
+
+
+CELLS = sorted((Path(__file__).resolve().parents[2] / "cell_config" / "cells").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("cell_yaml", CELLS, ids=[c.stem for c in CELLS])
+def test_every_cell_builds_holds_and_tracks(cell_yaml: Path) -> None:
+    from cell_config import load_cell
+
+    cell = load_cell(cell_yaml)
+    sim = CellSim(cell, [], Path("."))
+    sim.step(250)
+    _, q, _ = sim.joint_state()
+    assert np.max(np.abs(q - cell.home)) < 1e-4
+    assert sim.contacts() == []  # at home the robot touches nothing but its mounting
+    dq = np.zeros(len(cell.joint_names))
+    # Bend the elbow and twist the wrist, which is free space in both cells (at the Panda's home the palm is
+    # within a few mm of its shelf: swinging the base or twisting the other way touches it).
+    dq[3], dq[-1] = -0.15, -0.3
+    sim.follow(_move(cell, dq, 1.5))
+    while not sim.arm_done():
+        sim.step(10)
+    assert sim.arm_status() == TrajectoryStatus.SUCCEEDED
+    assert sim.arm.max_path_error_rad < 0.01
+    np.testing.assert_allclose(sim.joint_state()[1], cell.home + dq, atol=0.005)
+
+
+def test_obstacle_fault_without_parts_is_placed(cell: Cell) -> None:
+    sim = CellSim(cell, [], Path("."), fault="obstacle")
+    assert sim.fault is not None and sim.fault.xyz_m is not None
+    assert "obstacle:fault_obstacle" in sim.cm.geom_owner
