@@ -86,16 +86,17 @@ def storyboard(path: Path, outcome: PlanOutcome) -> None:
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows * 2, cols, figsize=(2.4 * cols, 4.4 * rows), dpi=80, squeeze=False)
     placed: list[tuple[str, np.ndarray]] = []
-    target_pts = np.array([t.T_world_part_place.xyz_m for t in tasks]) if tasks else np.zeros((1, 3))
-    c = target_pts.mean(axis=0)
-    r = max(float(np.ptp(target_pts, axis=0).max()) * 0.6, 0.08)
-    z_lo = min(t.T_world_part_place.xyz_m[2] for t in tasks) - 0.02 if tasks else 0.0
-    z_hi = z_lo + 0.04
+    # Frame every panel on the bounds of all placed parts, so that all panels share one scale.
+    lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for t in tasks:
         m = meshes[t.part].copy()
         m.apply_transform(t.T_world_part_place.matrix())
-        z_hi = max(z_hi, float(m.bounds[1, 2]) + 0.01)
-    r = max(r, (z_hi - z_lo) / 2)
+        lo, hi = np.minimum(lo, m.bounds[0]), np.maximum(hi, m.bounds[1])
+    if not tasks:
+        lo, hi = np.zeros(3), np.full(3, 0.1)
+    c = (lo + hi) / 2
+    r = float(max(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2] + 0.02)) / 2 + 0.01
+    z_lo = float(lo[2]) - 0.01
     for k in range(rows * cols):
         top, side = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
         for ax in (top, side):
