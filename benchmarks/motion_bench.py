@@ -38,11 +38,25 @@ CHECK_STEP_RAD = 0.002
 # Shelf / bin placement per cell (world frame): away from the stations, within reach.
 SCENES: dict[str, dict[str, Any]] = {
     "ur5e_cell": {
-        "shelf": {"center_xy": (-0.15, 0.52), "open_dir": (0.0, -1.0), "w": 0.36, "depth": 0.26, "h": 0.28, "z0": 0.25},
+        "shelf": {
+            "center_xy": (-0.15, 0.52),
+            "open_dir": (0.0, -1.0),
+            "w": 0.36,
+            "depth": 0.26,
+            "h": 0.28,
+            "z0": 0.25,
+        },
         "bin": {"center_xy": (0.0, -0.5), "inner": 0.26, "height": 0.15},
     },
     "panda_cell": {
-        "shelf": {"center_xy": (0.05, 0.52), "open_dir": (0.0, -1.0), "w": 0.34, "depth": 0.24, "h": 0.26, "z0": 0.22},
+        "shelf": {
+            "center_xy": (0.05, 0.52),
+            "open_dir": (0.0, -1.0),
+            "w": 0.34,
+            "depth": 0.24,
+            "h": 0.26,
+            "z0": 0.22,
+        },
         "bin": {"center_xy": (0.05, -0.45), "inner": 0.30, "height": 0.14},
     },
 }
@@ -128,7 +142,13 @@ def inside_poses(spec: dict[str, Any], rng: np.random.Generator, n: int) -> list
     return out
 
 
-def make_problems(cell: Cell, scene: str, n_pairs: int, rng: np.random.Generator) -> tuple[MotionPlanner, list[tuple[np.ndarray, np.ndarray]], list[tuple[str, tuple[float, float, float], np.ndarray]]]:
+def make_problems(
+    cell: Cell, scene: str, n_pairs: int, rng: np.random.Generator
+) -> tuple[
+    MotionPlanner,
+    list[tuple[np.ndarray, np.ndarray]],
+    list[tuple[str, tuple[float, float, float], np.ndarray]],
+]:
     """Planner (with the scene's extra obstacles) and ``n_pairs`` valid start/goal pairs."""
     p = MotionPlanner(cell, seed=SEED)
     extra: list[tuple[str, tuple[float, float, float], np.ndarray]] = []
@@ -146,11 +166,11 @@ def make_problems(cell: Cell, scene: str, n_pairs: int, rng: np.random.Generator
     configs: list[np.ndarray] = []
     tries = 0
     while len(configs) < n_pairs + 1 and tries < 40 * n_pairs:
-        for T in inside_poses(spec, rng, 2):
+        for T_goal in inside_poses(spec, rng, 2):
             tries += 1
-            q = p.ik(T, reference=p.home, seeds=16)
-            if q is not None and p.is_valid(q):
-                configs.append(q)
+            q_goal = p.ik(T_goal, reference=p.home, seeds=16)
+            if q_goal is not None and p.is_valid(q_goal):
+                configs.append(q_goal)
     # Consecutive inside configurations (they alternate shelf / bin, plus shuffled same-place pairs).
     order = rng.permutation(len(configs))
     pairs = [(configs[order[i]], configs[order[(i + 1) % len(configs)]]) for i in range(n_pairs)]
@@ -215,14 +235,22 @@ def ensure_peer_venv(log: Callable[[str], None]) -> tuple[Path | None, str]:
     if r.returncode != 0:
         return None, f"python3 -m venv failed: {r.stderr.strip()[-300:]}"
     r = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "mplib", "numpy<2"], capture_output=True, text=True, timeout=900
+        [str(py), "-m", "pip", "install", "-q", "mplib", "numpy<2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if r.returncode != 0:
         return None, f"pip install mplib 'numpy<2' failed: {r.stderr.strip()[-300:]}"
     return py, ""
 
 
-def export_scene(name: str, p: MotionPlanner, pairs: list[tuple[np.ndarray, np.ndarray]], extra: list[tuple[str, tuple[float, float, float], np.ndarray]]) -> dict[str, Any]:
+def export_scene(
+    name: str,
+    p: MotionPlanner,
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    extra: list[tuple[str, tuple[float, float, float], np.ndarray]],
+) -> dict[str, Any]:
     """The scene as the peer sees it: files + obstacles in the robot base frame."""
     cell = p.cell
     d = PROBLEM_DIR / name
@@ -244,14 +272,23 @@ def export_scene(name: str, p: MotionPlanner, pairs: list[tuple[np.ndarray, np.n
         )
     for s in cell.spec.stations:
         obstacles.append(
-            {"name": s.name, "shape": "box", "size_m": list(s.size_m), "T_base_obj": (T_base_world @ p.world.objects[s.name].T_world_obj).tolist()}
+            {
+                "name": s.name,
+                "shape": "box",
+                "size_m": list(s.size_m),
+                "T_base_obj": (T_base_world @ p.world.objects[s.name].T_world_obj).tolist(),
+            }
         )
     for n, size, T in extra:
-        obstacles.append({"name": n, "shape": "box", "size_m": list(size), "T_base_obj": (T_base_world @ T).tolist()})
+        obstacles.append(
+            {"name": n, "shape": "box", "size_m": list(size), "T_base_obj": (T_base_world @ T).tolist()}
+        )
     # The same pairs the embedded planner never checks: "always colliding" ones and the fixed base
     # against the world (it stands on the table).
     base = cell.spec.robot.base_link
-    allowed = sorted(p.world._always_world | p.world._always_self | {(base, str(o["name"])) for o in obstacles})
+    allowed = sorted(
+        p.world._always_world | p.world._always_self | {(base, str(o["name"])) for o in obstacles}
+    )
     return {
         "name": name,
         "urdf": str(d / "robot.urdf"),
@@ -312,8 +349,12 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "valid_rate": valid / ok if ok else None,
         "plan_ms_median": _stats(ms, 50),
         "plan_ms_p95": _stats(ms, 95),
-        "path_length_median": float(np.median([x["path_length_median"] for x in parts if x["path_length_median"]])),
-        "traj_duration_s_median": float(np.median([x["traj_duration_s_median"] for x in parts if x["traj_duration_s_median"]])),
+        "path_length_median": float(
+            np.median([x["path_length_median"] for x in parts if x["path_length_median"]])
+        ),
+        "traj_duration_s_median": float(
+            np.median([x["traj_duration_s_median"] for x in parts if x["traj_duration_s_median"]])
+        ),
         "ik_success_rate": sum(x["ik_success_rate"] * x["n"] for x in parts) / n,
         "ik_ms_median": _stats(ik, 50),
     }
@@ -357,7 +398,12 @@ def run(quick: bool = False, peer: bool = True, log: Callable[[str], None] | Non
             say("running the mplib peer ...")
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
             r = subprocess.run(
-                [str(py), str(Path(__file__).with_name("motion_mplib_peer.py")), str(prob_file), str(res_file)],
+                [
+                    str(py),
+                    str(Path(__file__).with_name("motion_mplib_peer.py")),
+                    str(prob_file),
+                    str(res_file),
+                ],
                 capture_output=True,
                 text=True,
                 timeout=1800,
@@ -396,14 +442,27 @@ def run(quick: bool = False, peer: bool = True, log: Callable[[str], None] | Non
         pparts = [peer_res[n] for n in peer_res if n.startswith(robot)]
         m = _merge(parts)
         pm = _merge(pparts) if pparts else None
-        report[robot] = {**m, "peer": pm, "speedup_vs_peer": pm["plan_ms_median"] / m["plan_ms_median"] if pm else None}
+        report[robot] = {
+            **m,
+            "peer": pm,
+            "speedup_vs_peer": pm["plan_ms_median"] / m["plan_ms_median"] if pm else None,
+        }
     report["scenes"] = scenes
     return report
 
 
 def table(report: dict[str, Any]) -> str:
     """Plain-text table of a report."""
-    cols = ("success_rate", "valid_rate", "plan_ms_median", "plan_ms_p95", "path_length_median", "traj_duration_s_median", "ik_success_rate", "ik_ms_median")
+    cols = (
+        "success_rate",
+        "valid_rate",
+        "plan_ms_median",
+        "plan_ms_p95",
+        "path_length_median",
+        "traj_duration_s_median",
+        "ik_success_rate",
+        "ik_ms_median",
+    )
     head = f"{'scene':22s} " + " ".join(f"{c[:12]:>12s}" for c in cols) + f" {'speedup':>8s}"
     lines = [head]
 
@@ -412,7 +471,11 @@ def table(report: dict[str, Any]) -> str:
 
     for name, s in report["scenes"].items():
         sp = s.get("speedup_vs_peer")
-        lines.append(f"{name:22s} " + " ".join(fmt(s[c]) for c in cols) + f" {sp if sp is None else round(sp, 1)!s:>8s}")
+        lines.append(
+            f"{name:22s} "
+            + " ".join(fmt(s[c]) for c in cols)
+            + f" {sp if sp is None else round(sp, 1)!s:>8s}"
+        )
         if s.get("peer"):
             lines.append(f"{'  mplib':22s} " + " ".join(fmt(s["peer"][c]) for c in cols))
     lines.append(f"{'ALL':22s} " + " ".join(fmt(report[c]) for c in cols))
@@ -422,5 +485,7 @@ def table(report: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    rep = run(quick="--quick" in sys.argv, peer="--no-peer" not in sys.argv and "--quick" not in sys.argv, log=print)
+    rep = run(
+        quick="--quick" in sys.argv, peer="--no-peer" not in sys.argv and "--quick" not in sys.argv, log=print
+    )
     print(table(rep))

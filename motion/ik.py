@@ -42,22 +42,24 @@ class IkSolver:
         q = np.clip(q0, lo, hi)
         damping = 1e-6
         prev_err = np.inf
+        eye6 = np.eye(6)
+        tol_p, tol_r = self.tol_pos_m**2, self.tol_rot_rad**2
         for _ in range(self.max_iters):
-            pin.framesForwardKinematics(model, data, q)
-            M = data.oMf[fid]
+            # One kinematics pass gives both the frame pose and the joint Jacobians.
+            pin.computeJointJacobians(model, data, q)
+            pin.updateFramePlacement(model, data, fid)
+            dM = data.oMf[fid].actInv(M_base_goal)
             # Error in the tcp (LOCAL) frame: err = log(M^-1 * M_goal).
-            err = pin.log6(M.actInv(M_base_goal)).vector
-            if np.linalg.norm(err[:3]) < self.tol_pos_m and np.linalg.norm(err[3:]) < self.tol_rot_rad:
+            err = pin.log6(dM).vector
+            ep, er = float(err[:3] @ err[:3]), float(err[3:] @ err[3:])
+            if ep < tol_p and er < tol_r:
                 return q
-            en = float(err @ err)
+            en = ep + er
             # Levenberg-Marquardt style damping: grow when the error got worse.
             damping = damping * 10.0 if en > prev_err else max(damping * 0.3, 1e-9)
             prev_err = min(prev_err, en)
-            J = pin.computeFrameJacobian(model, data, q, fid, pin.LOCAL)
-            Jlog = pin.Jlog6(M.actInv(M_base_goal))
-            Je = Jlog @ J
-            H = Je @ Je.T + (damping + 1e-4 * en) * np.eye(6)
-            dq = Je.T @ np.linalg.solve(H, err)
+            Je = pin.Jlog6(dM) @ pin.getFrameJacobian(model, data, fid, pin.LOCAL)
+            dq = Je.T @ np.linalg.solve(Je @ Je.T + (damping + 1e-4 * en) * eye6, err)
             step = np.max(np.abs(dq))
             if step > 0.5:
                 dq *= 0.5 / step  # keep steps inside the region where the linearisation holds
@@ -79,7 +81,7 @@ class IkSolver:
         reference: np.ndarray | None = None,
         is_valid: Callable[[np.ndarray], bool] | None = None,
         seeds: int = 8,
-        max_attempts: int = 40,
+        max_attempts: int = 120,
         want: int = 1,
     ) -> np.ndarray | None:
         """Valid configuration ``(n,)`` reaching ``T_world_tcp (4, 4)``, closest to ``reference``.
