@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from cell_config import Cell, ConfigError, PoseSpec, load_cell
 from motion.trajectory import JointTrajectory
@@ -131,6 +132,8 @@ def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path
         raise ConfigError(spec_file, "fixture", f"the cell has no station {spec.fixture!r}")
     free: dict[str, list[str]] = {}
     used_targets: dict[str, str] = {}
+    start_boxes: dict[str, np.ndarray] = {}
+    target_boxes: dict[str, np.ndarray] = {}
     for pp in plans:
         g = pp.geom
         if g.source not in station_names:
@@ -165,15 +168,43 @@ def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path
         pp.resting = resting_poses(g.mesh, R_target)[0]
         if spec.kind == "kit":
             T_target = T_target @ pp.resting.T_slot_part
+            clash = _overlaps(g.mesh, T_target, target_boxes)
+            if clash:
+                pp.issue = f"at its target {pp.target_label} it would overlap {clash}"
+                continue
+            target_boxes[g.name] = _world_bounds(g.mesh, T_target)
         pp.T_world_target = T_target
         if g.source not in free:
             free[g.source] = list(cell.slot_poses_world(g.source))
-        if not free[g.source]:
-            pp.issue = f"no free slot left in station {g.source!r} to feed it from"
-            continue
-        pp.source_slot = f"{g.source}/{free[g.source].pop(0)}"
-        T_slot = cell.slot_poses_world(g.source)[pp.source_slot.split("/", 1)[1]]
-        pp.T_world_start = T_slot @ pp.resting.T_slot_part
+        # Take the next slot where the part does not overlap a part already laid out (wide parts skip one).
+        for slot in list(free[g.source]):
+            T_start = cell.slot_poses_world(g.source)[slot] @ pp.resting.T_slot_part
+            if not _overlaps(g.mesh, T_start, start_boxes):
+                free[g.source].remove(slot)
+                pp.source_slot, pp.T_world_start = f"{g.source}/{slot}", T_start
+                start_boxes[g.name] = _world_bounds(g.mesh, T_start)
+                break
+        else:
+            pp.issue = (
+                f"no free slot left in station {g.source!r} to feed it from without touching other parts"
+            )
+
+
+def _world_bounds(mesh: trimesh.Trimesh, T: np.ndarray) -> np.ndarray:
+    """``(2, 3)`` axis-aligned bounds of ``mesh`` placed at ``T (4, 4)``."""
+    v = trimesh.transform_points(mesh.convex_hull.vertices, T)
+    return np.array([v.min(axis=0), v.max(axis=0)])
+
+
+def _overlaps(
+    mesh: trimesh.Trimesh, T: np.ndarray, others: dict[str, np.ndarray], gap_m: float = 0.002
+) -> str:
+    """Name of a part whose bounds come within ``gap_m`` of ``mesh`` at ``T``, or ``""``."""
+    b = _world_bounds(mesh, T)
+    for name, o in others.items():
+        if np.all(b[0] < o[1] + gap_m) and np.all(o[0] < b[1] + gap_m):
+            return name
+    return ""
 
 
 # ----------------------------------------------------------------------------- stage 3: grasps

@@ -85,3 +85,29 @@ def test_assembly_parts_are_fed_in_their_assembly_orientation(cell, plan_of) -> 
         up_start = p.T_world_start.matrix()[:3, 2]
         up_target = p.T_world_target.matrix()[:3, 2]
         assert np.dot(up_start, up_target) == pytest.approx(1.0, abs=1e-6), p.name
+
+
+def test_wide_parts_skip_feeder_slots_instead_of_overlapping(tmp_path: Path, cell) -> None:
+    import numpy as np
+    import trimesh
+
+    d = tmp_path / "kit"
+    d.mkdir()
+    # A 130 x 20 x 20 mm bar is longer than both slot pitches (95 x 110 mm): neighbours must stay clear.
+    trimesh.creation.box(extents=(130.0, 20.0, 20.0)).export(d / "bar.stl")
+    (d / "variant.yaml").write_text(
+        "parts:\n  - {name: bar, cad: bar.stl, quantity: 3, target: [A1, B1, C1]}\n"
+    )
+    o = plan_variant(d, cell)
+    parts = o.workflow.parts
+    boxes = []
+    for p in parts:
+        m = trimesh.creation.box(extents=(0.13, 0.02, 0.02))  # the bar in its part frame, in metres
+        v = trimesh.transform_points(m.vertices, p.T_world_start.matrix())
+        boxes.append((v.min(axis=0), v.max(axis=0)))
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            (a0, a1), (b0, b1) = boxes[i], boxes[j]
+            assert not (np.all(a0 < b1) and np.all(b0 < a1)), (parts[i].source, parts[j].source)
+    assert len(parts) == 3 and len({p.source for p in parts}) == 3
+    assert o.workflow.parts[1].source == "feeder/A3", "A2 is too close to A1 for a 130 mm bar"
