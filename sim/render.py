@@ -113,18 +113,29 @@ class Recorder:
             ImageDraw.Draw(tile).text((4, 3), f"{task}: {event}", fill=(255, 255, 255))
             sheet.paste(tile, (c * tw, head + r * th))
         path.parent.mkdir(parents=True, exist_ok=True)
-        sheet.save(path)
+        tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+        sheet.save(tmp)
+        tmp.replace(path)
         return path
 
-    def write_video(self, path: Path, fps: float = 10.0) -> Path | None:
-        """The run as a GIF (or MP4 if ``path`` ends in .mp4 and ffmpeg is available); None without frames."""
+    def write_video(self, path: Path, fps: float = 10.0, max_frames: int = 150) -> Path | None:
+        """The run as a GIF (or MP4 if ``path`` ends in .mp4 and ffmpeg is available); None without frames.
+
+        Long runs are thinned to ``max_frames`` evenly spaced frames (a 1-minute kit stays a few MB).
+        """
         if not self.frames:
             return None
         import imageio.v3 as iio
 
+        idx = np.unique(
+            np.linspace(0, len(self.frames) - 1, min(max_frames, len(self.frames))).round().astype(int)
+        )
+        frames = np.stack([self.frames[i] for i in idx])
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
         if path.suffix == ".gif":
-            iio.imwrite(path, np.stack(self.frames), duration=1000.0 / fps, loop=0)
+            iio.imwrite(tmp, frames, duration=1000.0 / fps, loop=0)
         else:
-            iio.imwrite(path, np.stack(self.frames), fps=fps)
+            iio.imwrite(tmp, frames, fps=fps)
+        tmp.replace(path)
         return path
