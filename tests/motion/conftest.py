@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,12 +41,3 @@ def ur5e(ur5e_cell: Cell) -> MotionPlanner:
 @pytest.fixture
 def panda(panda_cell: Cell) -> MotionPlanner:
     return MotionPlanner(panda_cell, seed=7)
-
-
-def random_valid(p: MotionPlanner, rng: np.random.Generator) -> np.ndarray:
-    """A random configuration valid in the padded world."""
-    for _ in range(10000):
-        q = p.robot.random_q(rng)
-        if p.is_valid(q):
-            return q
-    raise RuntimeError("no valid configuration found")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import random_valid
+from motion_helpers import random_valid
 
 from motion import MotionPlanner
 

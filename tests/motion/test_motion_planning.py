@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_valid
+from motion_helpers import random_valid
 
 from motion import MotionPlanner, PlanResult
 from motion.retiming import time_parameterize
