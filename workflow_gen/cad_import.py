@@ -9,6 +9,7 @@ read fine but cannot be handled (open mesh, too wide for the gripper) carry an `
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,8 +141,12 @@ def import_parts(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> list[
         loaded = read if isinstance(read, trimesh.Scene) else trimesh.Scene([read])  # type: ignore[arg-type]
         overrides = spec.overrides()
         names: list[str] = []
-        for node in sorted(loaded.graph.nodes_geometry):
-            T, gname = loaded.graph[node]
+        for raw_node in sorted(loaded.graph.nodes_geometry):
+            T, gname = loaded.graph[raw_node]
+            # Node names become file names and task ids: keep them to a safe alphabet.
+            node = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(raw_node)).strip("_") or "part"
+            while node in names:
+                node += "_"
             geom = loaded.geometry[gname]
             if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
                 continue
