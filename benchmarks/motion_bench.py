@@ -429,6 +429,8 @@ def run(quick: bool = False, peer: bool = True, log: Callable[[str], None] | Non
         "quick": quick,
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, python {sys.version.split()[0]}",
         "recheck_step_rad": CHECK_STEP_RAD,
+        # the machine is shared: the load during the run puts the wall-clock numbers in context
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         **_merge(list(ours.values())),
         "peer": _merge(list(peer_res.values())) if peer_res else None,
         "peer_name": f"mplib {peer_version}" if peer_version else "mplib",
