@@ -209,7 +209,7 @@ def synthesize_grasps(
     max_width = gripper.stroke_m - 2 * clearance_m
     p, q = antipodal_pairs(mesh, n_samples, gripper.friction, max_width, seed)
     n_pairs = len(p)
-    force = _grip_force(gripper, mass_kg)
+    force = _grip_force(gripper)
     if n_pairs == 0:
         return _empty(force)
     # Approach directions: a fixed ring around each grasp axis plus the preferred directions.
@@ -316,9 +316,8 @@ def required_force_n(gripper: GripperGeometry, mass_kg: float, safety: float = 3
     return safety * mass_kg * GRAVITY_M_S2 / (2.0 * gripper.friction)
 
 
-def _grip_force(gripper: GripperGeometry, mass_kg: float) -> float:
-    """The gripper's full force: parts here are light and a firmer grip creeps less in the pads."""
-    del mass_kg
+def _grip_force(gripper: GripperGeometry) -> float:
+    """The gripper's full force: a firmer grip slips less; parts too heavy for it are rejected earlier."""
     return float(gripper.force_n)
 
 
