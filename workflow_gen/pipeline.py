@@ -95,6 +95,9 @@ class PlanOutcome:
             "stage_time_s": {k: round(v, 4) for k, v in self.timings_s.items()},
             "grasp_time_median_s": round(float(np.median(g)), 4) if g else None,
             "grasps_per_part": {p.name: (len(p.grasps) if p.grasps is not None else 0) for p in self.parts},
+            "grasps_usable_per_part": {
+                p.name: (len(p.usable) if p.usable is not None else 0) for p in self.parts
+            },
             "out_dir": str(self.out_dir) if self.out_dir else None,
         }
 
