@@ -63,8 +63,16 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             console.print(f"[green]ok[/] {p} ({c.name}, {len(c.joint_names)} joints)")
 
     @app.command("demo")
-    def demo(cell_path: Path | None = typer.Option(None, "--cell", help="cell YAML")) -> None:
-        """The main job on the embedded defaults: load the default cell and bring up the ROS runtime."""
+    def demo(
+        cell_path: Path | None = typer.Option(None, "--cell", help="cell YAML (default: the UR5e cell)"),
+        variant: Path | None = typer.Option(
+            None, "--variant", help="variant directory (default: bracket_assembly)"
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", help="output directory (default build/demo/<variant>)"
+        ),
+    ) -> None:
+        """The main job on the embedded defaults: plan a variant, prove it in physics, bring up ROS 2."""
         from flexcell.demo import run_demo
 
-        raise typer.Exit(run_demo(cell_path, console))
+        raise typer.Exit(run_demo(cell_path, console, variant, out))

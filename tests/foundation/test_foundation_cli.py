@@ -42,3 +42,17 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
     r = run("cell", "show", str(bad))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "broken.yaml" in r.stderr and "not valid YAML" in r.stderr
+
+
+def test_demo_plans_simulates_and_brings_up_ros(tmp_path: Path, ros_domain_id: int) -> None:
+    """`make demo`'s job: the default variant is planned, every task passes in physics, pictures are written."""
+    import json
+    import os
+
+    out = tmp_path / "demo"
+    r = run("demo", "--out", str(out), env=dict(os.environ))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    report = json.loads((out / "validation.json").read_text())
+    assert report["tasks_total"] >= 5 and report["tasks_passed"] == report["tasks_total"]
+    assert (out / "workflow.yaml").is_file() and (out / "storyboard.png").stat().st_size > 10_000
+    assert "runtime up: rmw rmw_fastrtps_cpp" in r.stdout.replace("\n", " ")
