@@ -8,11 +8,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cell_config.schema import CellSpec, PoseSpec, StationSpec
 
@@ -68,6 +68,20 @@ def read_yaml(path: Path) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "syntax"
         raise ConfigError(path, where, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(file: Path, model: type[M]) -> M:
+    """Read a YAML mapping and validate it as ``model``; any problem is one :class:`ConfigError` line."""
+    raw = read_yaml(file)
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "(top level)", "expected a mapping")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise pydantic_error(file, e) from None
 
 
 @dataclass(frozen=True)
@@ -238,13 +252,7 @@ def _station_poses(spec: CellSpec, file: Path) -> dict[str, np.ndarray]:
 def load_cell(path: Path | str | None = None) -> Cell:
     """Load, validate and resolve a cell YAML (default: the UR5e cell)."""
     file = Path(path).resolve() if path is not None else DEFAULT_CELL
-    raw = read_yaml(file)
-    if not isinstance(raw, dict):
-        raise ConfigError(file, "(top level)", "expected a mapping")
-    try:
-        spec = CellSpec.model_validate(raw)
-    except ValidationError as e:
-        raise pydantic_error(file, e) from None
+    spec = load_yaml_model(file, CellSpec)
     base = file.parent
     paths = {}
     for key in ("urdf", "srdf", "joint_limits"):

@@ -25,10 +25,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cell_config import ConfigError, PoseSpec
-from cell_config.loader import pydantic_error, read_yaml
+from cell_config.loader import load_yaml_model
 
 Units = Literal["m", "cm", "mm", "in"]
 UNIT_SCALE_M: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
@@ -123,13 +123,7 @@ def load_variant(variant_dir: Path | str) -> VariantSpec:
     if not d.is_dir():
         raise ConfigError(d, "", "variant directory not found")
     f = variant_file(d)
-    raw = read_yaml(f)
-    if not isinstance(raw, dict):
-        raise ConfigError(f, "(top level)", "expected a mapping")
-    try:
-        spec = VariantSpec.model_validate(raw)
-    except ValidationError as e:
-        raise pydantic_error(f, e) from None
+    spec = load_yaml_model(f, VariantSpec)
     if spec.assembly is not None:
         if not (d / spec.assembly).is_file():
             raise ConfigError(f, "assembly", f"file not found: {d / spec.assembly}")
