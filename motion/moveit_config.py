@@ -124,10 +124,11 @@ def ompl_planning_dict(cell: Cell) -> dict[str, Any]:
             "default_planner_config": "RRTConnectkConfigDefault",
             "planner_configs": list(_PLANNER_CONFIGS),
             "projection_evaluator": f"joints({cell.joint_names[0]},{cell.joint_names[1]})",
-            # MoveIt checks edges every fraction * max extent of the joint space (about 0.03 rad on
-            # the UR5e, 0.017 rad on the Panda); the padding absorbs what a coarse step can miss and
-            # the embedded planner re-checks every result densely against the unpadded world.
-            "longest_valid_segment_fraction": 0.002,
+            # MoveIt checks edges every fraction * max extent of the joint space (about 0.058 rad on
+            # the UR5e, 0.052 rad on the Panda; MoveIt's default is 0.005); the padding absorbs most of
+            # what such a step can miss, and the embedded planner re-checks every result densely
+            # against the unpadded world (and re-plans with 4x finer edges if that fails).
+            "longest_valid_segment_fraction": 0.004,
             "enforce_joint_model_state_space": False,
         },
     }

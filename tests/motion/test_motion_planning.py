@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from motion_helpers import random_valid
 
-from motion import MotionPlanner, PlanResult
+from cell_config import Cell
+from motion import MotionPlanner, PlanResult, write_moveit_config
 from motion.retiming import time_parameterize
 from motion.trajectory import JointTrajectory
 
@@ -152,3 +156,30 @@ def test_profiles(ur5e: MotionPlanner, profile: str) -> None:
     assert r.success, r.message
     with pytest.raises(KeyError):
         ur5e.plan_to_joint(q0, q1, profile="nope")
+
+
+def test_coarse_edges_never_return_a_clipping_trajectory(tmp_path: Path, ur5e_cell: Cell) -> None:
+    # Edges checked only every ~0.7 rad and no padding: the planner's own edge checks miss the cube,
+    # the dense re-check must catch it (then a 4x finer re-plan, else INVALID_TRAJECTORY).
+    out = write_moveit_config(ur5e_cell, tmp_path / "cfg")
+    ompl_path = out / "ompl_planning.yaml"
+    ompl = yaml.safe_load(ompl_path.read_text())
+    ompl["manipulator"]["longest_valid_segment_fraction"] = 0.05
+    ompl_path.write_text(yaml.safe_dump(ompl))
+    p = MotionPlanner(ur5e_cell, padding_m=0.0, profiles_path=out)
+    q0 = p.home
+    q1 = q0 + np.array([1.2, 0.0, 0.0, 0.0, 0.0, 0.0])
+    # at 30 % of the swing, between OMPL's checked states (0, 50 % and 100 % of this edge)
+    at = p.fk(q0 + 0.3 * (q1 - q0))
+    at[:3, 3] += at[:3, 1] * (p.robot.opening_m / 2 + p.cell.spec.gripper.finger.thickness_m / 2)
+    p.add_box("cube", (0.01, 0.01, 0.01), at)
+    assert not p.path_valid(np.vstack([q0, q1]), padded=False)[0]
+    assert p.spaces[(False, False)].si.checkMotion(
+        p.spaces[(False, False)].state(q0), p.spaces[(False, False)].state(q1)
+    )
+    r = p.plan_to_joint(q0, q1)
+    assert r.success or r.error_code == "INVALID_TRAJECTORY"
+    if r.success:
+        assert r.trajectory is not None
+        ok, why = p.path_valid(r.trajectory.q, padded=False, step_rad=0.001)
+        assert ok, why
