@@ -1,9 +1,176 @@
-"""CLI commands of this area (registered by flexcell/cli.py)."""
+"""CLI commands of the ROS 2 area: ``up``, ``ros topics|echo|call``, ``bench ros``."""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(msg: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _ros_or_exit() -> None:
+    try:
+        import flexcell_interfaces.msg  # noqa: F401
+        import rclpy  # noqa: F401
+    except ImportError as e:
+        raise _fail(f"ROS 2 runtime not available ({e}); run make setup") from None
 
 
 def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) -> None:
-    """Add this area's commands to the CLI (none yet)."""
+    """Add ``up``, the ``ros`` group and ``bench ros``."""
+    ros_app = typer.Typer(help="Inspect the running ROS 2 graph (topics, echo, call).", no_args_is_help=True)
+    app.add_typer(ros_app, name="ros")
+
+    @app.command()
+    def up(
+        variant: str = typer.Option("", help="variant name under cad_parts/, directory or workflow.yaml"),
+        headless: bool = typer.Option(False, "--headless", help="no live status line"),
+        domain_id: int | None = typer.Option(None, "--domain-id", help="ROS_DOMAIN_ID (default: inherited)"),
+        params: Path | None = typer.Option(
+            None, help="ROS 2 parameter file (default cell_config/ros_params.yaml)"
+        ),
+        real_time_factor: float | None = typer.Option(None, help="override sim_cell.real_time_factor"),
+        log_dir: Path | None = typer.Option(None, help="node logs (default build/ros/logs)"),
+    ) -> None:
+        """Start the whole cell graph (sim_cell, workflow_executor, cell_manager); Ctrl-C stops it cleanly."""
+        _ros_or_exit()
+        from flexcell_ros.bringup import Graph
+        from flexcell_ros.params import REPO, ParamError
+
+        overrides: dict[str, dict[str, Any]] = {}
+        if variant:
+            target = Path(variant)
+            overrides["cell_manager"] = {
+                "initial_variant": str(target.resolve()) if target.exists() else variant
+            }
+        if real_time_factor is not None:
+            overrides["sim_cell"] = {"real_time_factor": real_time_factor}
+        if domain_id is not None and not 0 <= domain_id <= 232:
+            raise _fail(f"--domain-id {domain_id}: must be in 0..232")
+        try:
+            graph = Graph(params, overrides, domain_id, log_dir or REPO / "build" / "ros" / "logs")
+        except ParamError as e:
+            raise _fail(str(e)) from None
+        graph.start()
+        out.print(f"flexcell graph up (logs in {graph.log_dir}); Ctrl-C to stop")
+        code = 0
+        try:
+            last = ""
+            client = None
+            if not headless:
+                from flexcell_ros.client import CellClient
+
+                client = CellClient(domain_id, name="flexcell_up")
+            while True:
+                dead = graph.dead()
+                if dead:
+                    name, rc = next(iter(dead.items()))
+                    tail = graph.log(name).strip().splitlines()[-1:] or [""]
+                    err.print(
+                        f"[bold red]error:[/] node {name} exited with code {rc}: {tail[0]}", soft_wrap=True
+                    )
+                    code = 1
+                    break
+                if client is not None and client.status is not None:
+                    s = client.status
+                    line = f"{s.state_name} {s.variant} task {s.task_index}/{s.task_count} runs {s.runs_completed}"
+                    line += f" fault: {s.last_fault}" if s.last_fault else ""
+                    if line != last:
+                        out.print(line, highlight=False)
+                        last = line
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            out.print("stopping")
+        finally:
+            if client is not None:
+                client.close()
+            codes = graph.shutdown()
+        bad = {n: c for n, c in codes.items() if c not in (0, -15)}
+        if bad:
+            err.print(f"unclean exit: {bad}")
+        raise typer.Exit(code)
+
+    @ros_app.command("topics")
+    def ros_topics(domain_id: int | None = typer.Option(None, "--domain-id")) -> None:
+        """List the graph's topics and their types."""
+        _ros_or_exit()
+        _set_domain(domain_id)
+        from flexcell_ros.introspection import topics
+
+        for name, types in topics():
+            out.print(f"{name}  [dim]{', '.join(types)}[/]", highlight=False)
+
+    @ros_app.command("echo")
+    def ros_echo(
+        topic: str,
+        count: int = typer.Option(1, help="messages to print"),
+        timeout_s: float = typer.Option(10.0, "--timeout", help="seconds to wait"),
+        domain_id: int | None = typer.Option(None, "--domain-id"),
+    ) -> None:
+        """Print messages of a topic as YAML."""
+        _ros_or_exit()
+        _set_domain(domain_id)
+        from flexcell_ros.introspection import echo
+
+        try:
+            n = echo(topic, count, lambda text: out.print(text, highlight=False, markup=False), timeout_s)
+        except ValueError as e:
+            raise _fail(str(e)) from None
+        if n < count:
+            raise _fail(f"{topic}: {n} of {count} messages within {timeout_s:.0f} s")
+
+    @ros_app.command("call")
+    def ros_call(
+        service: str,
+        request: str = typer.Argument("", help="request as a YAML mapping, e.g. '{variant: sensor_kit}'"),
+        timeout_s: float = typer.Option(60.0, "--timeout"),
+        domain_id: int | None = typer.Option(None, "--domain-id"),
+    ) -> None:
+        """Call a service and print the response."""
+        _ros_or_exit()
+        _set_domain(domain_id)
+        from flexcell_ros.introspection import call
+
+        try:
+            resp = call(service, request, timeout_s)
+        except ValueError as e:
+            raise _fail(str(e)) from None
+        out.print_json(json.dumps(resp))
+
+    @bench_app.command("ros")
+    def bench_ros(
+        json_out: bool = typer.Option(False, "--json", help="print JSON only"),
+        seconds: float = typer.Option(5.0, help="seconds of /joint_states to sample"),
+    ) -> None:
+        """/joint_states rate and jitter, command-to-motion latency, executor overhead per task."""
+        _ros_or_exit()
+        repo = Path(__file__).resolve().parents[2]
+        sys.path.insert(0, str(repo / "benchmarks"))
+        import ros_bench
+
+        report = ros_bench.run(seconds)
+        if json_out:
+            print(json.dumps(report, indent=2))
+        else:
+            for k, v in report.items():
+                out.print(f"{k}: {v}", highlight=False)
+
+
+def _set_domain(domain_id: int | None) -> None:
+    import os
+
+    if domain_id is not None:
+        os.environ["ROS_DOMAIN_ID"] = str(domain_id)
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")

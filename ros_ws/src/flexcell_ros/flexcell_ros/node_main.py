@@ -1,0 +1,78 @@
+"""Process entry shared by the nodes: init a context, build the node (parameters first), spin, exit cleanly."""
+
+from __future__ import annotations
+
+import faulthandler
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from flexcell_ros.params import ParamError, validate_params
+
+# Exit code of a node whose parameters are invalid (same as the CLI's bad-input code).
+EXIT_BAD_PARAMS = 2
+
+
+def node_params(node: Node, node_name: str) -> Any:
+    """All parameters handed to ``node`` (``--params-file`` / ``-p``), validated against its schema.
+
+    The node must be created with ``automatically_declare_parameters_from_overrides=True`` so that every
+    override, including misspelt ones, shows up here and is rejected by the strict schema.
+    """
+    params: dict[str, Any] = dict(node.get_parameters_by_prefix(""))
+    values = {name: p.value for name, p in params.items()}
+    return validate_params(node_name, values, f"node {node.get_fully_qualified_name()}")
+
+
+def run_node(
+    factory: Callable[[rclpy.Context], Node], argv: Sequence[str] | None = None, threads: int = 4
+) -> int:
+    """Run one node in this process until SIGINT/SIGTERM; returns the process exit code.
+
+    Parameter errors raise ParamError inside ``factory`` before any publisher or service exists; they are
+    printed as one line and give exit code 2.
+    """
+    # `kill -USR1 <pid>` writes every thread's stack to the node's log: how a stuck node is diagnosed.
+    faulthandler.register(signal.SIGUSR1)
+    context = rclpy.Context()
+    # rclpy installs its SIGINT/SIGTERM handlers only for the default context unless asked: ask, so that
+    # both signals end the spin with ExternalShutdownException and the node exits 0.
+    rclpy.init(
+        args=list(argv) if argv is not None else sys.argv,
+        context=context,
+        signal_handler_options=SignalHandlerOptions.ALL,
+    )
+    node: Node | None = None
+    try:
+        try:
+            node = factory(context)
+        except ParamError as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            return EXIT_BAD_PARAMS
+        executor = MultiThreadedExecutor(num_threads=threads, context=context)
+        executor.add_node(node)
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        except Exception:
+            # A signal can shut the context down while a wait set is being built (RCLError): that is the
+            # same clean stop; anything else with a live context is a real error.
+            if context.ok():
+                raise
+        finally:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            executor.shutdown(timeout_sec=1.0)
+        return 0
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)

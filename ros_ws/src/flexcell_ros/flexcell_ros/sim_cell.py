@@ -1,0 +1,289 @@
+"""``sim_cell`` node: the MuJoCo cell (:class:`sim.cell_sim.CellSim`) behind the ros2_control topics.
+
+Publishes
+    ``/joint_states`` (sensor_msgs/JointState): arm joints + ``finger_left_joint`` (pad distance from the
+    centre = width / 2; its effort is the grip force in N), stamped in sim time, at ``publish_rate_hz``.
+    ``/clock`` (rosgraph_msgs/Clock): sim time, with every joint state.
+    ``/sim/part_poses`` (geometry_msgs/PoseArray): true ``T_world_part`` of every part, sorted by name.
+    ``/sim/part_names`` (std_msgs/String, latched): the part names, one per line, in the same order.
+    ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): real-time factor achieved, unexpected contacts.
+Subscribes
+    ``/arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory): replaces the active trajectory,
+    starting now; an empty one stops the arm (decelerates and holds), like joint_trajectory_controller.
+    ``/gripper_controller/commands`` (std_msgs/Float64MultiArray): ``[width_m, force_n]``.
+    ``/sim/return_part`` (std_msgs/String): put the named part back at its start pose (what an operator
+    does with a dropped part before a retry).
+    ``/sim/inject`` (std_msgs/String): ``drop`` opens the jaws at once (a lost gripper, for fault tests).
+Services
+    ``/sim/load_workflow`` (flexcell_interfaces/srv/LoadVariant, ``variant`` = workflow.yaml): rebuild the
+    simulation with that workflow's cell and parts, arm at the workflow's home.
+    ``/sim/reset`` (std_srvs/Trigger): parts back at their start poses, arm at home, gripper open.
+Parameters
+    see :class:`flexcell_ros.params.SimCellParams` (cell, workflow, real_time_factor, publish_rate_hz,
+    part_pose_rate_hz, fault).
+
+Physics runs in its own thread: each wall tick (``1 / publish_rate_hz``) it steps until sim time catches
+up with ``real_time_factor`` x wall time, then publishes. Commands from callbacks are queued and applied
+by that thread (CellSim is not thread-safe), which wakes at once on a command so that command-to-motion
+latency stays below one tick.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from flexcell_interfaces.srv import LoadVariant
+from geometry_msgs.msg import PoseArray
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from scipy.spatial.transform import Rotation
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+
+from cell_config import load_cell
+from flexcell_ros import conversions as conv
+from flexcell_ros.node_main import node_params, run_node
+from flexcell_ros.params import SimCellParams
+from sim.cell_sim import CellSim
+from workflow_gen.model import load_workflow
+
+FINGER_JOINT = "finger_left_joint"
+LATCHED = QoSProfile(
+    depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL
+)
+# Wall seconds the physics may fall behind before the loop stops trying to catch up (drops the debt).
+MAX_LAG_WALL_S = 0.25
+
+Command = Callable[[CellSim], None]
+
+
+class SimCellNode(Node):
+    """See the module docstring for the interfaces."""
+
+    def __init__(self, context: rclpy.Context) -> None:
+        super().__init__("sim_cell", context=context, automatically_declare_parameters_from_overrides=True)
+        self.params: SimCellParams = node_params(self, "sim_cell")
+        self.home_q: np.ndarray | None = None
+        self.sim = self._build_sim(self.params.workflow)
+        self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self.wake = threading.Event()
+        self.running = True
+
+        self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
+        self.pub_clock = self.create_publisher(Clock, "/clock", 10)
+        self.pub_parts = self.create_publisher(PoseArray, "/sim/part_poses", 10)
+        self.pub_names = self.create_publisher(String, "/sim/part_names", LATCHED)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        group = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(
+            JointTrajectoryMsg,
+            "/arm_controller/joint_trajectory",
+            self.on_trajectory,
+            10,
+            callback_group=group,
+        )
+        self.create_subscription(
+            Float64MultiArray, "/gripper_controller/commands", self.on_gripper, 10, callback_group=group
+        )
+        self.create_subscription(String, "/sim/return_part", self.on_return_part, 10, callback_group=group)
+        self.create_subscription(String, "/sim/inject", self.on_inject, 10, callback_group=group)
+        self.create_service(LoadVariant, "/sim/load_workflow", self.on_load_workflow)
+        self.create_service(Trigger, "/sim/reset", self.on_reset)
+        self.pub_names.publish(conv.part_names_to_msg(list(self.sim.part_poses())))
+        self.thread = threading.Thread(target=self.physics_loop, name="sim_cell_physics", daemon=True)
+        self.thread.start()
+
+    def _build_sim(self, workflow: str) -> CellSim:
+        fault = self.params.fault or None
+        if workflow:
+            sim = CellSim.from_workflow(workflow, fault=fault)
+            wf, _ = load_workflow(workflow)
+            self.home_q = np.asarray(wf.home_q, dtype=float)
+            sim.reset(self.home_q)
+            return sim
+        self.home_q = None
+        cell = load_cell(self.params.cell or None)
+        return CellSim(cell, [], Path("."), fault=fault)
+
+    # --- callbacks (ROS executor threads): queue work for the physics thread -------------------------
+    def _submit(self, cmd: Command) -> None:
+        self.commands.put(cmd)
+        self.wake.set()
+
+    def on_trajectory(self, msg: JointTrajectoryMsg) -> None:
+        try:
+            traj = conv.trajectory_from_msg(msg, self.sim.joint_names)
+        except ValueError as e:
+            self.get_logger().error(f"trajectory rejected: {e}")
+            return
+        if traj is None:
+            self._submit(lambda sim: sim.stop_arm())
+        else:
+            self._submit(lambda sim: sim.follow(traj))
+
+    def on_gripper(self, msg: Float64MultiArray) -> None:
+        try:
+            width_m, force_n = conv.gripper_command_from_msg(msg)
+        except ValueError as e:
+            self.get_logger().error(f"gripper command rejected: {e}")
+            return
+        self._submit(lambda sim: sim.set_gripper(width_m, force_n))
+
+    def on_inject(self, msg: String) -> None:
+        if msg.data != "drop":
+            self.get_logger().error(f"unknown injected fault {msg.data!r} (known: drop)")
+            return
+        stroke_m = self.sim.cell.spec.gripper.stroke_m
+        self._submit(lambda sim: sim.set_gripper(stroke_m, sim.cell.spec.gripper.force_n))
+
+    def on_return_part(self, msg: String) -> None:
+        name = msg.data
+        starts = {p.name: p.T_world_start.matrix() for p in self.sim.parts}
+        if name not in starts:
+            self.get_logger().error(f"/sim/return_part: no part {name!r}")
+            return
+        self._submit(lambda sim: place_part(sim, name, starts[name]))
+
+    def _call_in_physics(self, fn: Callable[[], str], timeout_s: float = 60.0) -> tuple[bool, str]:
+        """Run ``fn`` on the physics thread between ticks and wait for it (services that rebuild the sim)."""
+        done = threading.Event()
+        out: list[tuple[bool, str]] = []
+
+        def job(_sim: CellSim) -> None:
+            try:
+                out.append((True, fn()))
+            except Exception as e:  # reported to the caller, the node keeps running
+                out.append((False, f"{type(e).__name__}: {e}"))
+            done.set()
+
+        self._submit(job)
+        if not done.wait(timeout_s):
+            return False, f"timed out after {timeout_s} s"
+        return out[0]
+
+    def on_load_workflow(self, req: LoadVariant.Request, resp: LoadVariant.Response) -> LoadVariant.Response:
+        def load() -> str:
+            self.sim = self._build_sim(req.variant)
+            self.pub_names.publish(conv.part_names_to_msg(list(self.sim.part_poses())))
+            return f"simulating {req.variant} with {len(self.sim.parts)} parts"
+
+        resp.success, resp.message = self._call_in_physics(load)
+        resp.workflow_path = req.variant
+        return resp
+
+    def on_reset(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
+        def reset() -> str:
+            self.sim.reset(self.home_q)
+            return "parts at their start poses, arm at home"
+
+        resp.success, resp.message = self._call_in_physics(reset)
+        return resp
+
+    # --- physics thread ------------------------------------------------------------------------------
+    def physics_loop(self) -> None:
+        period_s = 1.0 / self.params.publish_rate_hz
+        part_period_s = 1.0 / self.params.part_pose_rate_hz
+        rtf = self.params.real_time_factor
+        wall0, sim0 = time.perf_counter(), self.sim.time_s
+        next_parts = next_diag = next_tick = wall0
+        while self.running:
+            self.wake.clear()
+            while True:
+                try:
+                    cmd = self.commands.get_nowait()
+                except queue.Empty:
+                    break
+                cmd(self.sim)
+                if self.sim.time_s < sim0:  # the sim was rebuilt: restart the time base
+                    wall0, sim0 = time.perf_counter(), self.sim.time_s
+            now = time.perf_counter()
+            target_s = sim0 + rtf * (now - wall0)
+            steps_behind = (target_s - self.sim.time_s) / self.sim.dt_s
+            n = int(steps_behind)
+            if now >= next_tick:
+                # A regular tick always advances (unless a whole step ahead), so the rate holds at RTF 1.
+                next_tick = max(next_tick + period_s, now)
+                n = max(n, 1) if steps_behind > -0.5 else n
+            if n > 0:
+                max_n = int(rtf * MAX_LAG_WALL_S / self.sim.dt_s)
+                if n > max_n:  # too slow for this factor: do not spiral, shift the time base instead
+                    wall0, sim0 = now, self.sim.time_s
+                    n = max(1, int(rtf * period_s / self.sim.dt_s))
+                self.sim.step(n)
+                # Published only after a step: stamps are strictly increasing (a command wake-up that
+                # finds no step due publishes nothing).
+                self.publish_state()
+            if now >= next_parts:
+                next_parts = now + part_period_s
+                self.pub_parts.publish(conv.part_poses_to_msg(self.sim.time_s, self.sim.part_poses()))
+            if now >= next_diag:
+                next_diag = now + 1.0
+                self.publish_diagnostics(now - wall0, self.sim.time_s - sim0)
+            self.wake.wait(max(0.0, next_tick - time.perf_counter()))
+
+    def publish_state(self) -> None:
+        names, q, qd = self.sim.joint_state()
+        width_m, force_n = self.sim.gripper_state()
+        t_s = self.sim.time_s
+        effort = np.zeros(len(names) + 1)
+        effort[-1] = force_n
+        self.pub_js.publish(
+            conv.joint_state_to_msg(
+                t_s, [*names, FINGER_JOINT], np.append(q, width_m / 2), np.append(qd, 0.0), effort
+            )
+        )
+        self.pub_clock.publish(conv.clock_to_msg(t_s))
+
+    def publish_diagnostics(self, wall_s: float, sim_s: float) -> None:
+        contacts = self.sim.contacts()
+        self.pub_diag.publish(
+            conv.diagnostics_to_msg(
+                self.sim.time_s,
+                "sim_cell",
+                self.sim.cell.name,
+                not contacts,
+                "unexpected contacts" if contacts else "ok",
+                {
+                    "real_time_factor": f"{sim_s / wall_s:.2f}" if wall_s > 0 else "0",
+                    "parts": len(self.sim.parts),
+                    "contacts": "; ".join(f"{a}-{b}" for a, b in contacts),
+                },
+            )
+        )
+
+    def close(self) -> None:
+        self.running = False
+        self.wake.set()
+        self.thread.join(timeout=2.0)
+
+
+def place_part(sim: CellSim, name: str, T_world_part: np.ndarray) -> None:
+    """Put a free part at ``T_world_part (4, 4)``, at rest (the operator's hand; CellSim has no such call)."""
+    adr = sim.cm.part_qpos[name]
+    body = sim.cm.part_bodies[name]
+    dof = int(sim.model.body_dofadr[body])
+    x, y, z, w = Rotation.from_matrix(T_world_part[:3, :3]).as_quat()
+    sim.data.qpos[adr : adr + 7] = [*T_world_part[:3, 3], w, x, y, z]
+    sim.data.qvel[dof : dof + 6] = 0.0
+    mujoco.mj_forward(sim.model, sim.data)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_node(SimCellNode, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
