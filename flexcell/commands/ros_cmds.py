@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -63,6 +64,10 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             graph = Graph(params, overrides, domain_id, log_dir or REPO / "build" / "ros" / "logs")
         except ParamError as e:
             raise _fail(str(e)) from None
+        # Ctrl-C (SIGINT) and SIGTERM both stop the graph cleanly; install the handlers explicitly because a
+        # process started from a non-interactive shell inherits SIGINT as ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         graph.start()
         out.print(f"flexcell graph up (logs in {graph.log_dir}); Ctrl-C to stop")
         code = 0

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from flexcell_ros.bringup import Graph
 from flexcell_ros.client import CellClient
-from workflows import build_workflow
+from ros_workflows import build_workflow
 
 # Sim seconds per wall second in the tests: fast, yet the 2-core machine keeps up (the sim node reports it).
 TEST_RTF = 4.0

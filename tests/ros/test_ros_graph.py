@@ -89,11 +89,11 @@ def test_dropped_part_faults_and_retry_recovers(cell_graph: Start, workflow_1: P
     client.wait_for(
         lambda: abs(client.joint_samples()[-1].width_m - grasp.contact_width_m) < 0.002, 60.0, "the grasp"
     )
-    t_grasp = client.joint_samples()[-1].stamp_s
-    client.wait_for(lambda: client.joint_samples()[-1].stamp_s > t_grasp + 1.0, 30.0, "the carry")
+    # the arm lifting the part: the executor has checked the grasp and moved on
+    client.wait_for(lambda: np.max(np.abs(client.joint_samples()[-1].qd)) > 0.2, 30.0, "the lift")
     client.publish("/sim/inject", String(data="drop"))
     status = client.wait_state("FAULT", 20.0)
-    assert "box0 dropped" in status.last_fault, status.last_fault
+    assert "box0 dropped: jaw width" in status.last_fault, status.last_fault
     # the arm stopped: no motion a moment later
     time.sleep(0.5)
     assert np.max(np.abs(client.joint_samples()[-1].qd)) < 0.01
@@ -136,12 +136,12 @@ def test_stop_halts_motion_within_100ms_sim(cell_graph: Start, workflow_1: Path)
     assert braking.size, "the arm never slowed down"
     assert t[braking[0]] <= 0.100, f"braking began {t[braking[0]] * 1000:.0f} ms after the stop request"
     # ... and the arm is at rest within its braking time at the rated deceleration (6 rad/s^2) + 100 ms
-    rest = np.flatnonzero(speed < 0.02)
-    assert rest.size and t[rest[0]] <= speed_req / 6.0 + 0.1, (
-        f"at rest after {t[rest[0]] if rest.size else None} s"
+    halted = np.flatnonzero(speed < 0.05)
+    assert halted.size and t[halted[0]] <= speed_req / 6.0 + 0.1, (
+        f"halted after {t[halted[0]] if halted.size else None} s"
     )
-    # it stays stopped (the run does not go on)
-    assert np.max(speed[t > t[rest[0]] + 0.05]) < 0.02
+    # it stays stopped (the run does not go on): at rest over the last 0.5 s of sim time
+    assert np.max(speed[t > t[-1] - 0.5]) < 0.005
 
 
 def test_executor_crash_resumes_without_repeating_a_place(
@@ -173,3 +173,27 @@ def test_executor_crash_resumes_without_repeating_a_place(
     widths = np.array([s.width_m for s in client.joint_samples()[n_box0:]])
     closings = np.count_nonzero(np.diff((widths < 0.04).astype(int)) == 1)
     assert closings <= 1, f"the gripper closed {closings} times after the restart (one pick of box1 at most)"
+
+
+def test_planned_variant_end_to_end(cell_graph: Start, repo: Path) -> None:
+    """The example kit planned by workflow_gen (planned on first use, then reused from build/)."""
+    _graph, client = cell_graph(
+        rtf=6.0, cell_manager={"require_validation": True, "workflows_dir": str(repo / "build")}
+    )
+    resp = client.load_variant("sensor_kit", timeout_s=600.0)
+    assert resp.success, resp.message
+    assert "validated in simulation" in resp.message  # the manager checked the sim validation first
+    wf_path = Path(resp.workflow_path)
+    wf, _ = load_workflow(wf_path)
+    robot_tasks = [t for t in wf.tasks if t.actor == "robot"]
+    assert len(robot_tasks) >= 5
+    client.wait_for(lambda: set(client.part_poses) == {p.name for p in wf.parts}, 10.0, "part poses")
+    assert client.trigger("start").success
+    status = client.wait_state("IDLE", 180.0)
+    assert status.runs_completed == 1 and status.task_index == len(wf.tasks), status
+    time.sleep(0.2)
+    placed = {t.part for t in robot_tasks}
+    for p in wf.parts:
+        if p.name in placed:
+            err_m = float(np.linalg.norm(client.part_poses[p.name][:3, 3] - p.T_world_target.matrix()[:3, 3]))
+            assert err_m < PLACE_TOL_M, f"{p.name} ended {err_m * 1000:.1f} mm from its target"

@@ -282,6 +282,8 @@ class CellManagerNode(Node):
         return fut.result()
 
     def start(self) -> tuple[bool, str]:
+        # Right after bring-up the executor may still be in discovery: give it a moment.
+        self.executor_client.wait_for_server(timeout_sec=5.0)
         with self.lock:
             if self.state not in (S.READY, S.IDLE) or not self.workflow_path:
                 return False, f"cannot start in state {conv.STATE_NAMES[self.state]} (load a variant first)"

@@ -144,8 +144,22 @@ class CellClient:
             time.sleep(0.01)
 
     def wait_state(self, state_name: str, timeout_s: float) -> CellStatus:
+        """Wait for ``state_name`` on /cell/status; a FAULT (when not the state waited for) fails at once.
+
+        A FAULT in the first 0.5 s is not held against the wait: a status sent before the service call that
+        started this wait (e.g. a resume) may still be in flight.
+        """
+        t0 = time.monotonic()
+
+        def reached() -> bool:
+            st = self.status
+            late = time.monotonic() - t0 > 0.5
+            if st is not None and st.state_name == "FAULT" and state_name != "FAULT" and late:
+                raise AssertionError(f"cell went to FAULT while waiting for {state_name}: {st.last_fault}")
+            return st is not None and st.state_name == state_name
+
         self.wait_for(
-            lambda: self.status is not None and self.status.state_name == state_name,
+            reached,
             timeout_s,
             f"/cell/status {state_name} (last: {self.status.state_name if self.status else 'none'}"
             f"{', ' + self.status.last_fault if self.status and self.status.last_fault else ''})",
@@ -162,9 +176,10 @@ class CellClient:
                 and self.load_client.service_is_ready()
                 and bool(self.joints)
                 and self.status is not None
+                and self.node.count_publishers("/execute_workflow/_action/status") > 0
             ),
             timeout_s,
-            "the cell graph (manager services, /joint_states, /cell/status)",
+            "the cell graph (manager services, /joint_states, /cell/status, the executor's action)",
         )
 
     # --- services ------------------------------------------------------------------------------------

@@ -194,6 +194,14 @@ class SimCellNode(Node):
 
     # --- physics thread ------------------------------------------------------------------------------
     def physics_loop(self) -> None:
+        try:
+            self._physics_loop()
+        except Exception:
+            if self.context.ok() and self.running:
+                raise
+            # shutting down: the context went away under a publish
+
+    def _physics_loop(self) -> None:
         period_s = 1.0 / self.params.publish_rate_hz
         part_period_s = 1.0 / self.params.part_pose_rate_hz
         rtf = self.params.real_time_factor

@@ -61,6 +61,7 @@ PHASES = ("approach", "pick", "carry", "place", "retreat")
 # The jaws count as still when they moved less than this (m) over the last GRIPPER_STILL_S (sim s).
 GRIPPER_STILL_M = 5e-4
 GRIPPER_STILL_S = 0.02
+GRIPPER_NO_MOVE_MARGIN_S = 0.5
 
 
 class StepFault(RuntimeError):
@@ -459,7 +460,9 @@ class WorkflowExecutorNode(Node):
         self._dispatched(st)
         self.pub_grip.publish(conv.gripper_command_to_msg(step.gripper_width_m, force_n))
         # The jaws ramp at their rated speed; after that they are done once still (at the width or on a part).
-        ramp_s = abs(step.gripper_width_m - st.width_m) / self.gripper_speed_m_s
+        width0_m = st.width_m
+        ramp_s = abs(step.gripper_width_m - width0_m) / self.gripper_speed_m_s
+        moved = False
         history: list[tuple[float, float]] = []
         next_beat = time.monotonic() + HEARTBEAT_S
         while True:
@@ -475,7 +478,11 @@ class WorkflowExecutorNode(Node):
                 st.stamp_s - older[-1][0] <= 5 * GRIPPER_STILL_S
                 and abs(st.width_m - older[-1][1]) < GRIPPER_STILL_M
             )
-            if abs(st.width_m - step.gripper_width_m) < GRIPPER_STILL_M or (elapsed_s >= ramp_s and still):
+            # Still jaws only count once they were seen moving: the command may reach the cell late. Jaws
+            # that never move (already on the part) are done after the ramp time plus a margin.
+            moved = moved or abs(st.width_m - width0_m) > 2 * GRIPPER_STILL_M
+            settled = still and (moved or elapsed_s >= ramp_s + GRIPPER_NO_MOVE_MARGIN_S)
+            if abs(st.width_m - step.gripper_width_m) < GRIPPER_STILL_M or (elapsed_s >= ramp_s and settled):
                 break
             if elapsed_s > self.params.gripper_timeout_s + ramp_s:
                 raise StepFault(f"{step.name}: gripper still moving after {elapsed_s:.2f} s")

@@ -1,0 +1,91 @@
+"""``flexcell up`` / ``flexcell ros``: one command brings the graph up, introspection works, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ros
+FLEXCELL = [sys.executable, "-m", "flexcell.cli"]
+
+
+def _flexcell(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*FLEXCELL, *args], capture_output=True, text=True, timeout=timeout_s)
+
+
+def test_up_introspection_and_clean_shutdown(ros_domain_id: int, tmp_path: Path, workflow_1: Path) -> None:
+    dom = str(ros_domain_id)
+    params = tmp_path / "params.yaml"
+    db = tmp_path / "runs.sqlite3"
+    params.write_text(
+        "workflow_executor:\n  ros__parameters:\n    db_path: " + str(db) + "\n"
+        "cell_manager:\n  ros__parameters:\n    db_path: " + str(db) + "\n    require_validation: false\n"
+    )
+    up = subprocess.Popen(
+        [
+            *FLEXCELL,
+            "up",
+            "--headless",
+            "--domain-id",
+            dom,
+            "--variant",
+            str(workflow_1),
+            "--params",
+            str(params),
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60.0
+        status: dict[str, object] = {}
+        while time.monotonic() < deadline:  # the variant given to `up` gets loaded: READY
+            echo = _flexcell("ros", "echo", "/cell/status", "--domain-id", dom, "--timeout", "5")
+            if echo.returncode == 0 and "state_name: READY" in echo.stdout:
+                status = {"ok": True}
+                break
+            time.sleep(0.5)
+        assert status, "the graph did not reach READY"
+        topics = _flexcell("ros", "topics", "--domain-id", dom)
+        for name in (
+            "/joint_states",
+            "/clock",
+            "/arm_controller/joint_trajectory",
+            "/cell/status",
+            "/diagnostics",
+        ):
+            assert name in topics.stdout
+        call = _flexcell(
+            "ros", "call", "/cell_manager/load_variant", "{variant: no_such_variant}", "--domain-id", dom
+        )
+        resp = json.loads(call.stdout)
+        assert resp["success"] is False and "no_such_variant: no such variant directory" in resp["message"]
+        bad = _flexcell("ros", "call", "/cell_manager/load_variant", "{varient: x}", "--domain-id", dom)
+        assert bad.returncode == 2 and "request.varient: no such field" in bad.stderr
+    finally:
+        up.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _out, err = up.communicate(timeout=30)
+    assert up.returncode == 0, err
+    assert "unclean exit" not in err
+    # no node left behind
+    ps = subprocess.run(["pgrep", "-f", f"params-file {tmp_path}"], capture_output=True, text=True)
+    assert ps.stdout.strip() == ""
+
+
+def test_up_refuses_a_bad_parameter_file_before_starting(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("sim_cell:\n  ros__parameters:\n    real_time_factor: fast\n")
+    res = _flexcell("up", "--headless", "--params", str(params), "--log-dir", str(tmp_path / "logs"))
+    assert res.returncode == 2
+    assert "sim_cell.real_time_factor: Input should be a valid number" in res.stderr
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert not (tmp_path / "logs").exists()
