@@ -47,7 +47,7 @@ def cell_graph(ros_domain_id: int, tmp_path: Path) -> Iterator[Callable[..., tup
         params: dict[str, dict[str, Any]] = {
             "sim_cell": {"real_time_factor": rtf},
             "workflow_executor": {"db_path": db},
-            "cell_manager": {"db_path": db, "require_validation": False, "executor_timeout_s": 1.5},
+            "cell_manager": {"db_path": db, "require_validation": False, "executor_timeout_s": 3.0},
         }
         for node, values in overrides.items():
             params[node] = {**params.get(node, {}), **values}

@@ -58,9 +58,11 @@ HEARTBEAT_S = 0.25
 # Farther than this (rad, any joint) from a trajectory's start, the arm first rejoins the plan.
 REJOIN_THRESHOLD_RAD = 0.02
 PHASES = ("approach", "pick", "carry", "place", "retreat")
-# The jaws count as still when they moved less than this (m) over the last GRIPPER_STILL_S (sim s).
+# The jaws count as still below GRIPPER_STILL_SPEED_M_S, measured over at least GRIPPER_STILL_S (sim s);
+# within GRIPPER_STILL_M of the commanded width they are there.
 GRIPPER_STILL_M = 5e-4
 GRIPPER_STILL_S = 0.02
+GRIPPER_STILL_SPEED_M_S = 0.01
 GRIPPER_NO_MOVE_MARGIN_S = 0.5
 
 
@@ -471,12 +473,11 @@ class WorkflowExecutorNode(Node):
                 raise Canceled()
             elapsed_s = st.stamp_s - t_send
             history.append((st.stamp_s, st.width_m))
-            # Compare with the newest state at least GRIPPER_STILL_S old (messages may have been skipped,
-            # so never judge from a window holding a single state).
+            # Jaw speed against the newest state at least GRIPPER_STILL_S old (a busy executor skips
+            # messages, so never judge from a single state, and allow any gap).
             older = [(t, w) for t, w in history if t <= st.stamp_s - GRIPPER_STILL_S]
             still = bool(older) and (
-                st.stamp_s - older[-1][0] <= 5 * GRIPPER_STILL_S
-                and abs(st.width_m - older[-1][1]) < GRIPPER_STILL_M
+                abs(st.width_m - older[-1][1]) / (st.stamp_s - older[-1][0]) < GRIPPER_STILL_SPEED_M_S
             )
             # Still jaws only count once they were seen moving: the command may reach the cell late. Jaws
             # that never move (already on the part) are done after the ramp time plus a margin.
