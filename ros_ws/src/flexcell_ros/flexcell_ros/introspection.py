@@ -77,11 +77,25 @@ class _Session:
         rclpy.try_shutdown(context=self.context)
 
 
-def topics(discovery_s: float = 1.5) -> list[tuple[str, list[str]]]:
-    """``(topic, [types])`` of the graph, after ``discovery_s`` of discovery."""
+def topics(max_discovery_s: float = 6.0, settle_s: float = 0.7) -> list[tuple[str, list[str]]]:
+    """``(topic, [types])`` of the graph once discovery settled.
+
+    Discovery on loopback takes 0.1-2 s: wait until topics other than this node's own appear and their
+    list stays unchanged for ``settle_s`` (at most ``max_discovery_s``).
+    """
+    own = {"/rosout", "/parameter_events"}
     s = _Session("flexcell_topics")
+    seen: list[set[str]] = [set()]
+    changed = [time.monotonic()]
+
+    def settled() -> bool:
+        names = {n for n, _ in s.node.get_topic_names_and_types()}
+        if names != seen[0]:
+            seen[0], changed[0] = names, time.monotonic()
+        return bool(names - own) and time.monotonic() - changed[0] > settle_s
+
     try:
-        s.spin_until(lambda: False, discovery_s)
+        s.spin_until(settled, max_discovery_s)
         return sorted(s.node.get_topic_names_and_types())
     finally:
         s.close()
