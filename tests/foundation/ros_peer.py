@@ -10,7 +10,7 @@ from flexcell_interfaces.action import ExecuteWorkflow
 from flexcell_interfaces.msg import CellStatus
 from flexcell_interfaces.srv import LoadVariant
 from rclpy.action import ActionServer
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 
@@ -44,7 +44,7 @@ class Peer(Node):
 def main() -> int:
     rclpy.init()
     node = Peer()
-    ex = MultiThreadedExecutor()
+    ex = SingleThreadedExecutor()  # one thread: the multi-threaded pool was seen to hang on SIGTERM
     ex.add_node(node)
     print("ready", flush=True)
     try:

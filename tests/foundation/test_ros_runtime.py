@@ -28,9 +28,14 @@ def peer(ros_domain_id: int) -> Iterator[subprocess.Popen[str]]:
     assert proc.stdout.readline().strip() == "ready"
     yield proc
     proc.terminate()
-    rc = proc.wait(timeout=10)
+    try:
+        rc = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        rc = None
     proc.stdout.close()
-    assert rc == 0, "the peer node did not shut down cleanly on SIGTERM"
+    assert rc == 0, f"the peer node did not shut down cleanly on SIGTERM (exit {rc})"
 
 
 def test_message_service_and_action_round_trip(peer: subprocess.Popen[str], ros_domain_id: int) -> None:
