@@ -72,9 +72,12 @@ def test_run_variant_end_to_end(cell_graph: Start, workflow_1: Path) -> None:
     assert np.max(np.abs(q - home).max(axis=1)) > 0.5
     assert np.allclose(samples[-1].q, home, atol=0.01)
     stamps = np.array([s.stamp_s for s in samples])
-    # loading the workflow rebuilt the simulation (sim time restarts at 0); in order from there on
-    since_load = stamps[int(np.argmin(stamps)) :]
-    assert np.all(np.diff(since_load) > 0), "joint states out of order"
+    # loading a workflow rebuilds the simulation and sim time restarts near 0 (it may be loaded more than once);
+    # anywhere else the stamps must strictly increase
+    d = np.diff(stamps)
+    restart = (d <= 0) & (stamps[1:] < 0.1)
+    bad = np.flatnonzero((d <= 0) & ~restart)
+    assert bad.size == 0, f"joint states out of order at {[(stamps[i], stamps[i + 1]) for i in bad[:5]]}"
     time.sleep(0.2)
     _assert_placed(client, workflow_1)
     assert graph.dead() == {}
