@@ -403,16 +403,25 @@ class MotionPlanner:
         for g in goals:
             gs.addState(sp.state(g))
         pdef.setGoal(gs)
-        planner = self._make_planner(cfg, si)
-        planner.setProblemDefinition(pdef)
-        planner.setup()
         budget = float(cfg.get("planning_time", self.planning_time_s))
-        status = planner.solve(budget)
+        # Like MoveIt's planning_attempts: a tree grown into a narrow corner rarely escapes, a fresh one often
+        # does, so a timed-out attempt is retried from scratch (successful requests are unaffected).
+        attempts = max(1, int(cfg.get("planning_attempts", 3)))
+        for _ in range(attempts):
+            planner = self._make_planner(cfg, si)
+            planner.setProblemDefinition(pdef)
+            planner.setup()
+            status = planner.solve(budget)
+            if pdef.hasExactSolution():
+                break
+            pdef.clearSolutionPaths()
         if not pdef.hasExactSolution():
             code = (
                 "TIMED_OUT" if "Timeout" in str(status) or "Approximate" in str(status) else "PLANNING_FAILED"
             )
-            return None, _fail(code, f"{cfg.get('type')} found no path in {budget:.2f} s ({status})", t0)
+            return None, _fail(
+                code, f"{cfg.get('type')} found no path in {attempts} x {budget:.2f} s ({status})", t0
+            )
         path = pdef.getSolutionPath()
         # OMPL's full simplify() (what MoveIt runs) costs 5-10x the planning time in cluttered scenes;
         # vertex reduction + rope shortcutting gets most of the length gain for a fraction of it.
