@@ -181,6 +181,30 @@ def _stats(vals: list[float], q: float) -> float | None:
     return float(np.percentile(vals, q)) if vals else None
 
 
+def _summary(
+    n: int,
+    ok: int,
+    valid: int,
+    ms: list[float],
+    lengths: list[float],
+    durs: list[float],
+    ik_ok: int,
+    ik_ms: list[float],
+) -> dict[str, Any]:
+    """The benchmark's per-scene fields, the same for ours and the peer (``_ms`` lists are kept for pooling)."""
+    return {
+        "n": n,
+        "success_rate": ok / n,
+        "valid_rate": valid / ok if ok else None,
+        "plan_ms_median": _stats(ms, 50),
+        "plan_ms_p95": _stats(ms, 95),
+        "path_length_median": _stats(lengths, 50),
+        "traj_duration_s_median": _stats(durs, 50),
+        "ik_success_rate": ik_ok / n,
+        "ik_ms_median": _stats(ik_ms, 50),
+    }
+
+
 def evaluate_ours(p: MotionPlanner, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     ok = valid = 0
     ms: list[float] = []
@@ -206,21 +230,8 @@ def evaluate_ours(p: MotionPlanner, pairs: list[tuple[np.ndarray, np.ndarray]]) 
         sol = p.ik(T, reference=a)
         ik_ms.append((time.perf_counter() - t0) * 1e3)
         ik_ok += int(sol is not None and np.allclose(p.fk(sol), T, atol=1e-4))
-    n = len(pairs)
-    return {
-        "n": n,
-        "success_rate": ok / n,
-        "valid_rate": valid / ok if ok else None,
-        "plan_ms_median": _stats(ms, 50),
-        "plan_ms_p95": _stats(ms, 95),
-        "path_length_median": _stats(lengths, 50),
-        "traj_duration_s_median": _stats(durs, 50),
-        "ik_success_rate": ik_ok / n,
-        "ik_ms_median": _stats(ik_ms, 50),
-        "failures": failures,
-        "_ms": ms,
-        "_ik_ms": ik_ms,
-    }
+    summary = _summary(len(pairs), ok, valid, ms, lengths, durs, ik_ok, ik_ms)
+    return summary | {"failures": failures, "_ms": ms, "_ik_ms": ik_ms}
 
 
 # ----------------------------------------------------------------------------------------------- peer
@@ -320,20 +331,8 @@ def evaluate_peer(p: MotionPlanner, results: list[dict[str, Any]]) -> dict[str, 
             valid += int(v)
             lengths.append(float(np.linalg.norm(np.diff(q, axis=0), axis=1).sum()))
             durs.append(r["duration_s"])
-    n = len(results)
-    return {
-        "n": n,
-        "success_rate": ok / n,
-        "valid_rate": valid / ok if ok else None,
-        "plan_ms_median": _stats(ms, 50),
-        "plan_ms_p95": _stats(ms, 95),
-        "path_length_median": _stats(lengths, 50),
-        "traj_duration_s_median": _stats(durs, 50),
-        "ik_success_rate": ik_ok / n,
-        "ik_ms_median": _stats(ik_ms, 50),
-        "_ms": ms,
-        "_ik_ms": ik_ms,
-    }
+    summary = _summary(len(results), ok, valid, ms, lengths, durs, ik_ok, ik_ms)
+    return summary | {"_ms": ms, "_ik_ms": ik_ms}
 
 
 def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -231,25 +231,16 @@ class MoveItPyPlanner:
         self._apply(self._collision_object(name, T_world_obj, "MOVE"))
 
     def attach_object(self, name: str, q: np.ndarray) -> None:
-        from moveit_msgs.msg import AttachedCollisionObject
-
-        with self.psm.read_write() as scene:
-            scene.current_state.set_joint_group_positions(self.group, np.asarray(q, dtype=float))
-            scene.current_state.update()
-            aco = AttachedCollisionObject()
-            aco.link_name = TCP_LINK
-            aco.object.id = name
-            aco.object.operation = aco.object.ADD
-            aco.touch_links = [
-                "gripper_base",
-                "finger_left",
-                "finger_right",
-                self.cell.spec.robot.flange_link,
-            ]
-            scene.process_attached_collision_object(aco)
+        touch = ["gripper_base", "finger_left", "finger_right", self.cell.spec.robot.flange_link]
+        self._attached_object_op(name, q, "ADD", touch)
         self._attached[name] = np.asarray(q, dtype=float)
 
     def detach_object(self, name: str, q: np.ndarray) -> None:
+        self._attached_object_op(name, q, "REMOVE", [])
+        self._attached.pop(name, None)
+
+    def _attached_object_op(self, name: str, q: np.ndarray, operation: str, touch_links: list[str]) -> None:
+        """Attach (ADD) or detach (REMOVE) ``name`` at the tcp with the robot at ``q``."""
         from moveit_msgs.msg import AttachedCollisionObject
 
         with self.psm.read_write() as scene:
@@ -258,9 +249,10 @@ class MoveItPyPlanner:
             aco = AttachedCollisionObject()
             aco.link_name = TCP_LINK
             aco.object.id = name
-            aco.object.operation = aco.object.REMOVE
+            aco.object.operation = getattr(aco.object, operation)
+            if touch_links:
+                aco.touch_links = touch_links
             scene.process_attached_collision_object(aco)
-        self._attached.pop(name, None)
 
     def set_gripper_opening(self, width_m: float) -> None:
         with self.psm.read_write() as scene:

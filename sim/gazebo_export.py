@@ -160,23 +160,20 @@ def ros2_control_urdf(cell: Cell, controllers_yaml: Path) -> str:
     rc = ET.SubElement(root, "ros2_control", name="FlexcellGazeboSystem", type="system")
     hw = ET.SubElement(rc, "hardware")
     _sub(hw, "plugin", "gz_ros2_control/GazeboSimSystem")
-    limits = {lim.name: lim for lim in cell.limits}
-    for name, q0 in zip(cell.joint_names, cell.home, strict=True):
+
+    def position_joint(name: str, lower: float, upper: float, initial: float) -> None:
         j = _sub(rc, "joint", name=name)
         ci = _sub(j, "command_interface", name="position")
-        _sub(ci, "param", f"{limits[name].lower:.6g}", name="min")
-        _sub(ci, "param", f"{limits[name].upper:.6g}", name="max")
+        _sub(ci, "param", f"{lower:.6g}", name="min")
+        _sub(ci, "param", f"{upper:.6g}", name="max")
         sp = _sub(j, "state_interface", name="position")
-        _sub(sp, "param", f"{q0:.6g}", name="initial_value")
+        _sub(sp, "param", f"{initial:.6g}", name="initial_value")
         _sub(j, "state_interface", name="velocity")
+
+    for lim, q0 in zip(cell.limits, cell.home, strict=True):
+        position_joint(lim.name, lim.lower, lim.upper, q0)
     g = cell.spec.gripper
-    fj = _sub(rc, "joint", name=FINGER_JOINT)
-    ci = _sub(fj, "command_interface", name="position")
-    _sub(ci, "param", f"{g.min_opening_m / 2:.6g}", name="min")
-    _sub(ci, "param", f"{g.stroke_m / 2:.6g}", name="max")
-    sp = _sub(fj, "state_interface", name="position")
-    _sub(sp, "param", f"{g.stroke_m / 2:.6g}", name="initial_value")
-    _sub(fj, "state_interface", name="velocity")
+    position_joint(FINGER_JOINT, g.min_opening_m / 2, g.stroke_m / 2, g.stroke_m / 2)
     # The mimic finger follows in gz_ros2_control; a command interface on it is an error there.
     mj = _sub(rc, "joint", name=FINGER_MIMIC_JOINT)
     _sub(mj, "state_interface", name="position")
