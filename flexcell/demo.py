@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -27,9 +26,7 @@ def run_demo(
     cell_path: Path | None, console: Console, variant: Path | None = None, out: Path | None = None
 ) -> int:
     """Run the demo; returns the process exit code (0 when the variant was planned and every task passed)."""
-    from sim.cell_sim import CellSim
-    from sim.render import Recorder
-    from sim.validate import validate_workflow
+    from sim.validation_run import validate_to_dir
     from workflow_gen.pipeline import plan_variant
 
     cell = load_cell(cell_path)
@@ -59,17 +56,10 @@ def run_demo(
     for inf in wf.infeasible:
         console.print(f"  [yellow]infeasible[/] {inf.part}: {inf.reason}", highlight=False)
 
-    wf_path = out_dir / "workflow.yaml"
-    probe = CellSim.from_workflow(wf_path)
-    cam = probe.cell.spec.camera.name if probe.cell.spec.camera else None
-    with Recorder(probe.model, cam) as rec:
-        with console.status("simulating in MuJoCo physics ..."):
-            result = validate_workflow(wf_path, on_frame=rec.on_frame, tick_s=0.2)
-        title = f"{result.variant}: {result.tasks_passed}/{result.tasks_total} tasks passed"
-        board = rec.write_storyboard(out_dir / "storyboard.png", title)
-        video = rec.write_video(out_dir / "run.gif", fps=10.0)
-    report = result.to_json() | {"pictures": [str(board)] + ([str(video)] if video else [])}
-    (out_dir / "validation.json").write_text(json.dumps(report, indent=2) + "\n")
+    with console.status("simulating in MuJoCo physics ..."):
+        result, report, _json_path = validate_to_dir(out_dir / "workflow.yaml", out_dir)
+    pictures = report.get("pictures", [])
+    assert isinstance(pictures, list)
 
     t = Table(title=f"MuJoCo validation of {result.variant}", title_justify="left")
     for c in ("task", "part", "placed mm", "placed deg", "slip mm", "result"):
@@ -89,7 +79,7 @@ def run_demo(
         f"{result.sim_real_time_factor:.0f}x real time",
         highlight=False,
     )
-    console.print(f"pictures: {board}" + (f", {video}" if video else ""), highlight=False)
+    console.print(f"pictures: {', '.join(pictures)}", highlight=False)
 
     try:
         from flexcell_ros.runtime import runtime_check

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import typer
@@ -20,13 +18,6 @@ err = Console(stderr=True)
 def _fail(msg: str) -> typer.Exit:
     err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def plan_variant_dir(variant_dir: Path, out_dir: Path | None) -> Path:
@@ -69,7 +60,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
     ) -> None:
         """Replay a workflow in MuJoCo physics and check every robot task (exit 1 if any fails)."""
         from sim.model_builder import SimFault
-        from sim.validate import validate_workflow
+        from sim.validation_run import validate_to_dir
         from workflow_gen.model import WorkflowError
 
         if not target.exists():
@@ -81,35 +72,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         try:
             wf_path = resolve_workflow(target, out_dir)
             dest = (out_dir or wf_path.parent).resolve()
-            dest.mkdir(parents=True, exist_ok=True)
-            suffix = f"_fault-{fault}" if fault else ""
-            recorder = None
-            if pictures:
-                from sim.cell_sim import CellSim
-                from sim.render import Recorder
-
-                probe = CellSim.from_workflow(wf_path, sim_fault)
-                cam = probe.cell.spec.camera.name if probe.cell.spec.camera else None
-                recorder = Recorder(probe.model, cam)
-            try:
-                result = validate_workflow(
-                    wf_path, fault=sim_fault, on_frame=recorder.on_frame if recorder else None, tick_s=0.2
-                )
-                report = result.to_json()
-                if recorder is not None:
-                    title = (
-                        f"{result.variant}{suffix}: {result.tasks_passed}/{result.tasks_total} tasks passed"
-                    )
-                    board = recorder.write_storyboard(dest / f"storyboard{suffix}.png", title)
-                    video = recorder.write_video(dest / f"run{suffix}.gif", fps=10.0)
-                    report["pictures"] = [str(board)] + ([str(video)] if video else [])
-            finally:
-                if recorder is not None:
-                    recorder.close()
+            result, report, json_path = validate_to_dir(wf_path, dest, sim_fault, pictures)
         except (WorkflowError, FileNotFoundError) as e:
             raise _fail(str(e)) from None
-        json_path = dest / f"validation{suffix}.json"
-        _atomic_text(json_path, json.dumps(report, indent=2) + "\n")
         if as_json:
             sys.stdout.write(json.dumps(report, indent=2) + "\n")
         else:
