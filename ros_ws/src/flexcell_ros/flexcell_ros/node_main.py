@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from flexcell_ros.params import ParamError, validate_params
 
 # Exit code of a node whose parameters are invalid (same as the CLI's bad-input code).
 EXIT_BAD_PARAMS = 2
+# Longest time between a SIGINT/SIGTERM and the spin loop noticing it (s).
+STOP_POLL_S = 0.1
 
 
 def node_params(node: Node, node_name: str) -> Any:
@@ -40,13 +43,22 @@ def run_node(
     """
     # `kill -USR1 <pid>` writes every thread's stack to the node's log: how a stuck node is diagnosed.
     faulthandler.register(signal.SIGUSR1)
+    faulthandler.enable()  # a crash (SIGSEGV, SIGABRT) also leaves its stacks in the log
+    # SIGINT/SIGTERM only set a flag that the spin loop below reads at least every STOP_POLL_S. rclpy's own
+    # handlers (which wake the wait set) were seen to miss a SIGTERM now and then, leaving the node spinning
+    # until it was killed; a flag cannot be missed, whatever the node is doing when the signal comes.
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     context = rclpy.Context()
-    # rclpy installs its SIGINT/SIGTERM handlers only for the default context unless asked: ask, so that
-    # both signals end the spin with ExternalShutdownException and the node exits 0.
     rclpy.init(
         args=list(argv) if argv is not None else sys.argv,
         context=context,
-        signal_handler_options=SignalHandlerOptions.ALL,
+        signal_handler_options=SignalHandlerOptions.NO,
     )
     node: Node | None = None
     try:
@@ -58,7 +70,11 @@ def run_node(
         executor = MultiThreadedExecutor(num_threads=threads, context=context)
         executor.add_node(node)
         try:
-            executor.spin()
+            while not stop.is_set() and context.ok():
+                executor.spin_once(timeout_sec=STOP_POLL_S)
+            # Shut the context down first, as rclpy's handler does: the node's own threads and timers see
+            # it and stop before their node and handles are destroyed below.
+            rclpy.try_shutdown(context=context)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         except Exception:

@@ -15,10 +15,13 @@ Each process opens its own connection; WAL mode and a busy timeout let the two n
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -50,6 +53,55 @@ class RunRecord:
     task_count: int
 
 
+class _Rows:
+    """The fetched result of one statement."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+
+class _SerializedConnection:
+    """One sqlite3 connection shared by several threads, one statement at a time.
+
+    sqlite3 leaves serialisation to the caller when ``check_same_thread`` is off; closing the connection
+    while another thread was inside a query crashed a node at shutdown (SIGSEGV). After ``close`` every
+    statement raises ``sqlite3.ProgrammingError``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Rows:
+        with self.lock:
+            if self.closed:
+                raise sqlite3.ProgrammingError("the run store is closed")
+            return _Rows(self.conn.execute(sql, args).fetchall())
+
+    def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run ``(sql, args)`` statements as one transaction: all of them or none."""
+        with self.lock:
+            if self.closed:
+                raise sqlite3.ProgrammingError("the run store is closed")
+            with self.conn:
+                self.conn.execute("BEGIN")
+                for sql, args in statements:
+                    self.conn.execute(sql, args)
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                self.conn.close()
+
+
 class RunStore:
     """Thin typed access to the run database at ``path`` (created with its folder if missing)."""
 
@@ -57,10 +109,11 @@ class RunStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread off: ROS callbacks run on executor threads; every call commits at once.
-        self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+        self.db = _SerializedConnection(conn)
 
     def close(self) -> None:
         self.db.close()
@@ -116,17 +169,20 @@ class RunStore:
 
     def finish_step(self, run_id: str, task_index: int, step_index: int, name: str, released: bool) -> None:
         """Record a finished step; ``released`` counts a place (the gripper let go of its part)."""
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute(
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (
                 "INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?)",
                 (run_id, task_index, step_index, name, time.time()),
             )
-            if released:
-                self.db.execute(
+        ]
+        if released:
+            statements.append(
+                (
                     "UPDATE tasks SET places = places + 1 WHERE run_id = ? AND task_index = ?",
                     (run_id, task_index),
                 )
+            )
+        self.db.transaction(statements)
 
     def finish_task(self, run_id: str, task_index: int, duration_s: float, overhead_s: float = 0.0) -> None:
         """Mark a task done: its sim duration and the executor's wall time spent between its steps."""
