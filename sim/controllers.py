@@ -100,6 +100,12 @@ class ArmTrajectoryController:
         if self.traj is None:
             z = np.zeros_like(self.q_hold)
             return self.q_hold, z, z
+        if now_s <= self.t0_s:
+            # JTC commands a trajectory's first point (position, velocity, acceleration) from its first
+            # update; JointTrajectory.sample treats t <= 0 as "before the start, at rest", which would hold a
+            # trajectory starting at speed for one more control period.
+            traj = self.traj
+            return traj.q[0].copy(), traj.qd[0].copy(), traj.qdd[0].copy()
         return self.traj.sample(now_s - self.t0_s)
 
     def check(self, now_s: float, q: np.ndarray, qd: np.ndarray, q_ref: np.ndarray) -> None:

@@ -23,9 +23,12 @@ Parameters
     part_pose_rate_hz, fault).
 
 Physics runs in its own thread: each wall tick (``1 / publish_rate_hz``) it steps until sim time catches
-up with ``real_time_factor`` x wall time, then publishes. Commands from callbacks are queued and applied
-by that thread (CellSim is not thread-safe), which wakes at once on a command so that command-to-motion
-latency stays below one tick.
+up with ``real_time_factor`` x wall time, then publishes. Commands from callbacks (one executor thread) are
+queued and applied by that thread (CellSim is not thread-safe). A motion command (trajectory, gripper)
+wakes it and starts a tick at once: the step that first acts on the command is taken and published without
+waiting for the next tick, and the tick schedule restarts from there. Sim time may then lead the wall clock
+by up to two steps; the next regular tick is skipped while it leads by more than half a step, so the
+real-time factor does not drift.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ class SimCellNode(Node):
         self.params: SimCellParams = node_params(self, "sim_cell")
         self.home_q: np.ndarray | None = None
         self.sim = self._build_sim(self.params.workflow)
-        self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        # (command, is_motion): a motion command (arm or jaws) starts a physics tick at once.
+        self.commands: queue.SimpleQueue[tuple[Command, bool]] = queue.SimpleQueue()
         self.wake = threading.Event()
         self.running = True
 
@@ -118,9 +122,9 @@ class SimCellNode(Node):
         cell = load_cell(self.params.cell or None)
         return CellSim(cell, [], Path("."), fault=fault)
 
-    # --- callbacks (ROS executor threads): queue work for the physics thread -------------------------
-    def _submit(self, cmd: Command) -> None:
-        self.commands.put(cmd)
+    # --- callbacks (the ROS executor's thread): queue work for the physics thread -------------------------
+    def _submit(self, cmd: Command, motion: bool = False) -> None:
+        self.commands.put((cmd, motion))
         self.wake.set()
 
     def on_trajectory(self, msg: JointTrajectoryMsg) -> None:
@@ -130,9 +134,9 @@ class SimCellNode(Node):
             self.get_logger().error(f"trajectory rejected: {e}")
             return
         if traj is None:
-            self._submit(lambda sim: sim.stop_arm())
+            self._submit(lambda sim: sim.stop_arm(), motion=True)
         else:
-            self._submit(lambda sim: sim.follow(traj))
+            self._submit(lambda sim: sim.follow(traj), motion=True)
 
     def on_gripper(self, msg: Float64MultiArray) -> None:
         try:
@@ -140,14 +144,14 @@ class SimCellNode(Node):
         except ValueError as e:
             self.get_logger().error(f"gripper command rejected: {e}")
             return
-        self._submit(lambda sim: sim.set_gripper(width_m, force_n))
+        self._submit(lambda sim: sim.set_gripper(width_m, force_n), motion=True)
 
     def on_inject(self, msg: String) -> None:
         if msg.data != "drop":
             self.get_logger().error(f"unknown injected fault {msg.data!r} (known: drop)")
             return
         stroke_m = self.sim.cell.spec.gripper.stroke_m
-        self._submit(lambda sim: sim.set_gripper(stroke_m, sim.cell.spec.gripper.force_n))
+        self._submit(lambda sim: sim.set_gripper(stroke_m, sim.cell.spec.gripper.force_n), motion=True)
 
     def on_return_part(self, msg: String) -> None:
         name = msg.data
@@ -209,19 +213,28 @@ class SimCellNode(Node):
         next_parts = next_diag = next_tick = wall0
         while self.running:
             self.wake.clear()
+            commanded = False
             while True:
                 try:
-                    cmd = self.commands.get_nowait()
+                    cmd, motion = self.commands.get_nowait()
                 except queue.Empty:
                     break
                 cmd(self.sim)
+                commanded = commanded or motion
                 if self.sim.time_s < sim0:  # the sim was rebuilt: restart the time base
                     wall0, sim0 = time.perf_counter(), self.sim.time_s
             now = time.perf_counter()
             target_s = sim0 + rtf * (now - wall0)
             steps_behind = (target_s - self.sim.time_s) / self.sim.dt_s
             n = int(steps_behind)
-            if now >= next_tick:
+            if commanded and steps_behind > -1.0:
+                # A motion command starts a tick now instead of waiting up to a period for the next one:
+                # the step that first acts on it is taken and published at once, and the tick schedule
+                # restarts here. The time base stays: sim time leads the wall clock by at most two steps
+                # after such a tick, and the next regular tick is skipped when the lead is over half a step.
+                n = max(n, 1)
+                next_tick = now + period_s
+            elif now >= next_tick:
                 # A regular tick always advances (unless a whole step ahead), so the rate holds at RTF 1.
                 next_tick = max(next_tick + period_s, now)
                 n = max(n, 1) if steps_behind > -0.5 else n
@@ -290,7 +303,7 @@ def place_part(sim: CellSim, name: str, T_world_part: np.ndarray) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_node(SimCellNode, argv)
+    return run_node(SimCellNode, argv, threads=1)
 
 
 if __name__ == "__main__":

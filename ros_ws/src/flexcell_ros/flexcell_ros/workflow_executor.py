@@ -41,6 +41,8 @@ from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.serialization import serialize_message
+from rclpy.task import Future
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
@@ -151,6 +153,7 @@ class WorkflowExecutorNode(Node):
         self.paused = False
         self.busy = False
         self.gripper_speed_m_s = 0.1
+        self.traj_msgs: dict[str, bytes] = {}
         # Wall time between the joint state that completed a step and the next command (dispatch overhead).
         self.step_done_wall: float | None = None
         self.task_overhead_s = 0.0
@@ -224,12 +227,28 @@ class WorkflowExecutorNode(Node):
                 self.cond.wait(0.1)
 
     # --- one run -------------------------------------------------------------------------------------
-    def execute(self, goal: ServerGoalHandle) -> ExecuteWorkflow.Result:
-        try:
-            return self._execute(goal)
-        finally:
+    async def execute(self, goal: ServerGoalHandle) -> ExecuteWorkflow.Result:
+        """Run the goal in a thread of its own; the executor's one thread keeps taking /joint_states."""
+        finished: Future = Future(executor=self.executor)
+        # A done callback makes the result set from the run thread wake the executor (as a task), which
+        # then resumes this coroutine at once instead of at its next unrelated wake-up.
+        finished.add_done_callback(lambda _f: None)
+
+        def run() -> None:
+            try:
+                result = self._execute(goal)
+            except Exception as e:  # handed to the action server, which aborts the goal
+                with self.cond:
+                    self.busy = False
+                finished.set_exception(e)
+                return
             with self.cond:
                 self.busy = False
+            finished.set_result(result)
+
+        threading.Thread(target=run, name="workflow_run", daemon=True).start()
+        result: ExecuteWorkflow.Result = await finished
+        return result
 
     def _execute(self, goal: ServerGoalHandle) -> ExecuteWorkflow.Result:
         req = goal.request
@@ -240,6 +259,9 @@ class WorkflowExecutorNode(Node):
             result.message = str(e)
             goal.abort()
             return result
+        # Messages built and serialized once per goal, not between steps: a 144-point trajectory takes
+        # ~1 ms to build and ~0.3 ms to serialize at publish, its serialized bytes 0.01 ms to publish.
+        self.traj_msgs = {key: serialize_message(conv.trajectory_to_msg(t)) for key, t in trajs.items()}
         self.gripper_speed_m_s = gripper_speed(wf)
         run_id = req.run_id or self.store.new_run(wf.variant, req.workflow_path, len(wf.tasks))
         result.run_id, result.task_count = run_id, len(wf.tasks)
@@ -322,11 +344,19 @@ class WorkflowExecutorNode(Node):
             self._wait_while_paused(goal, fb, sim_t0, t0_wall)
             fb.phase = phase_of(step)
             fb.task_progress = si / max(1, len(task.steps))
-            self._feedback(goal, fb, sim_t0)
             if step.kind == "trajectory":
                 if step.trajectory is None or step.trajectory not in trajs:
                     raise StepFault(f"step {step.name}: trajectory {step.trajectory!r} missing")
-                self.run_trajectory(goal, fb, sim_t0, trajs[step.trajectory], step.name, task, held)
+                self.run_trajectory(
+                    goal,
+                    fb,
+                    sim_t0,
+                    trajs[step.trajectory],
+                    step.name,
+                    task,
+                    held,
+                    self.traj_msgs.get(step.trajectory),
+                )
             else:
                 self.run_gripper(goal, fb, sim_t0, step, task)
             if step.attach:
@@ -372,6 +402,7 @@ class WorkflowExecutorNode(Node):
         name: str,
         task: Task,
         held: str | None,
+        msg: bytes | None = None,
     ) -> None:
         st = self.wait_state()
         order = [traj.joint_names.index(j) for j in self.joint_names] if self.joint_names else None
@@ -381,7 +412,7 @@ class WorkflowExecutorNode(Node):
             rejoin = rejoin_trajectory(self.joint_names, st.q, start, self.params.rejoin_velocity_rad_s)
             self.get_logger().info(f"rejoining the plan before {name} ({rejoin.duration_s:.2f} s)")
             self._move(goal, fb, sim_t0, rejoin, f"rejoin before {name}", task, held)
-        self._move(goal, fb, sim_t0, traj, name, task, held)
+        self._move(goal, fb, sim_t0, traj, name, task, held, msg)
 
     def _move(
         self,
@@ -392,12 +423,16 @@ class WorkflowExecutorNode(Node):
         name: str,
         task: Task,
         held: str | None,
+        msg: bytes | None = None,
     ) -> None:
-        """Send ``traj`` and wait until the arm is at its end and at rest, within tolerance and timeout."""
+        """Send ``traj`` and wait until the arm is at its end and at rest, within tolerance and timeout.
+
+        ``msg`` is the trajectory's serialized message when it was built beforehand.
+        """
         st = self.wait_state()
         t_send = st.stamp_s
-        self._dispatched(st)
-        self.pub_traj.publish(conv.trajectory_to_msg(traj))
+        self.pub_traj.publish(msg if msg is not None else conv.trajectory_to_msg(traj))
+        self._dispatched(goal, fb, sim_t0)
         order = [traj.joint_names.index(j) for j in self.joint_names]
         q_end = traj.end[order]
         timeout_s = self.params.timeout_factor * traj.duration_s + self.params.timeout_margin_s
@@ -426,10 +461,13 @@ class WorkflowExecutorNode(Node):
     def _completed(self, st: CellState) -> None:
         self.step_done_wall = st.received_wall_s
 
-    def _dispatched(self, _st: CellState) -> None:
+    def _dispatched(self, goal: ServerGoalHandle, fb: ExecuteWorkflow.Feedback, sim_t0: float) -> None:
+        """A command is out: count the hand-off since the previous step, then report the step's phase."""
         if self.step_done_wall is not None:
             self.task_overhead_s += time.monotonic() - self.step_done_wall
             self.step_done_wall = None
+        # Feedback after the command, not before it: it is not on the path to the cell.
+        self._feedback(goal, fb, sim_t0)
 
     def check_held(self, part: str, task: Task, st: CellState) -> None:
         """StepFault when the jaw width says ``part`` is no longer between the pads."""
@@ -459,8 +497,8 @@ class WorkflowExecutorNode(Node):
         )
         st = self.wait_state()
         t_send = st.stamp_s
-        self._dispatched(st)
         self.pub_grip.publish(conv.gripper_command_to_msg(step.gripper_width_m, force_n))
+        self._dispatched(goal, fb, sim_t0)
         # The jaws ramp at their rated speed; after that they are done once still (at the width or on a part).
         width0_m = st.width_m
         ramp_s = abs(step.gripper_width_m - width0_m) / self.gripper_speed_m_s
@@ -520,10 +558,10 @@ class WorkflowExecutorNode(Node):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # The run thread waits on joint states handled by executor threads: hand the GIL over every 1 ms
+    # The run thread waits on joint states taken by the executor's thread: hand the GIL over every 1 ms
     # (default 5 ms) so that it reacts to a finished step within a few ms.
     sys.setswitchinterval(0.001)
-    return run_node(WorkflowExecutorNode, argv)
+    return run_node(WorkflowExecutorNode, argv, threads=1)
 
 
 if __name__ == "__main__":
