@@ -168,7 +168,7 @@ def make_problems(
     while len(configs) < n_pairs + 1 and tries < 40 * n_pairs:
         for T_goal in inside_poses(spec, rng, 2):
             tries += 1
-            q_goal = p.ik(T_goal, reference=p.home, seeds=16)
+            q_goal = p.ik(T_goal, reference=p.home)
             if q_goal is not None and p.is_valid(q_goal):
                 configs.append(q_goal)
     # Consecutive inside configurations (they alternate shelf / bin, plus shuffled same-place pairs).

@@ -170,6 +170,14 @@ class MotionPlanner:
         as_ = float(jl.get("default_acceleration_scaling_factor", plan.max_acceleration_scaling))
         self.vel_max = vel * vs
         self.acc_max = acc * as_
+        # Jerk is a hard limit of the drive, not a speed choice: the scaling factors do not apply (as in
+        # MoveIt's Ruckig smoothing); joints without one are not jerk-limited.
+        self.jerk_max = np.array(
+            [
+                float(lims[j]["max_jerk"]) if lims[j].get("has_jerk_limits", False) else np.inf
+                for j in self.joint_names
+            ]
+        )
 
     # ----------------------------------------------------------------- model access
     @property
@@ -294,40 +302,24 @@ class MotionPlanner:
         return True, ""
 
     # ----------------------------------------------------------------- IK
-    def ik(
-        self, T_world_tcp: np.ndarray, reference: np.ndarray | None = None, seeds: int = 8
-    ) -> np.ndarray | None:
-        """Collision-free configuration (padded world) reaching ``T_world_tcp``, closest to ``reference``."""
+    def ik(self, T_world_tcp: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray | None:
+        """Collision-free configuration (padded world) reaching ``T_world_tcp``: from the reference seed when
+        it converges there, else from the nearest seeds of the IK seed table (see :mod:`motion.ik`)."""
         return self.ik_solver.solve(
-            T_world_tcp,
-            reference=reference,
-            is_valid=lambda q: not self.world.in_collision(q, True),
-            seeds=seeds,
+            T_world_tcp, reference=reference, is_valid=lambda q: not self.world.in_collision(q, True)
         )
 
     def ik_goal_set(
         self, T_world_tcp: np.ndarray, reference: np.ndarray, count: int = 4, padded: bool = True
     ) -> list[np.ndarray]:
         """Up to ``count`` distinct valid IK solutions, closest to ``reference`` first."""
-        sols: list[np.ndarray] = []
-        valid = lambda q: not self.world.in_collision(q, padded)  # noqa: E731
-        first = self.ik_solver.solve(
-            T_world_tcp, reference=reference, is_valid=valid, seeds=0, max_attempts=1
+        return self.ik_solver.solutions(
+            T_world_tcp,
+            reference=reference,
+            is_valid=lambda q: not self.world.in_collision(q, padded),
+            count=count,
+            max_attempts=3 * count + 4,
         )
-        if first is not None:
-            sols.append(first)
-        for _ in range(3 * count):
-            if len(sols) >= count:
-                break
-            q = self.ik_solver.solve(
-                T_world_tcp, reference=reference, is_valid=valid, seeds=0, max_attempts=6
-            )
-            if q is not None and all(np.max(np.abs(q - s)) > 1e-2 for s in sols):
-                sols.append(q)
-            if q is None and not sols:
-                break
-        sols.sort(key=lambda s: float(np.linalg.norm(s - reference)))
-        return sols
 
     # ----------------------------------------------------------------- planning
     def _check_start(self, q: np.ndarray, t0: float) -> tuple[np.ndarray | None, PlanResult | None]:
@@ -434,14 +426,16 @@ class MotionPlanner:
     def _finish(self, path_q: np.ndarray, t0: float, fraction: float = 1.0) -> PlanResult:
         """Time-parameterise and densely re-check against the unpadded world."""
         try:
-            traj = time_parameterize(self.joint_names, path_q, self.vel_max, self.acc_max)
+            traj = time_parameterize(self.joint_names, path_q, self.vel_max, self.acc_max, self.jerk_max)
         except RuntimeError as e:
             return _fail("PLANNING_FAILED", f"time parameterisation: {e}", t0)
         traj.q = np.clip(traj.q, self.robot.limits.lower, self.robot.limits.upper)
         ok, why = self.path_valid(traj.q, padded=False)
         if not ok:
             # The spline through the densified path left the checked polyline: retime on a finer path.
-            traj = time_parameterize(self.joint_names, path_q, self.vel_max, self.acc_max, densify_rad=0.01)
+            traj = time_parameterize(
+                self.joint_names, path_q, self.vel_max, self.acc_max, self.jerk_max, densify_rad=0.01
+            )
             traj.q = np.clip(traj.q, self.robot.limits.lower, self.robot.limits.upper)
             ok, why = self.path_valid(traj.q, padded=False)
             if not ok:
@@ -490,7 +484,7 @@ class MotionPlanner:
             goals = self.ik_goal_set(T_world_tcp, ref, count=2, padded=False)
             padded = False
         if not goals:
-            any_q = self.ik_solver.solve(T_world_tcp, reference=ref, is_valid=None, seeds=8)
+            any_q = self.ik_solver.solve(T_world_tcp, reference=ref, is_valid=None, max_attempts=16)
             p = np.asarray(T_world_tcp)[:3, 3]
             if any_q is None:
                 return _fail("NO_IK_SOLUTION", f"tcp pose at {np.round(p, 3).tolist()} m is out of reach", t0)

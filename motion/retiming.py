@@ -2,17 +2,21 @@
 
 The path is densified first (straight joint-space segments cut to <= ``densify_rad``) so the cubic spline
 toppra fits through the waypoints stays within a few milliradians of the collision-checked polyline.
-Jerk limits are not enforced by toppra; see docs/motion.md.
+toppra bounds velocity and acceleration; jerk is bounded by smoothing its path-parameter profile (see
+:func:`time_parameterize`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import toppra
 import toppra.algorithm as ta_algo
 import toppra.constraint as ta_con
+from scipy.interpolate import CubicSpline
 
 from motion.trajectory import JointTrajectory
 
@@ -22,6 +26,8 @@ logging.getLogger("toppra").setLevel(logging.WARNING)
 # spline's curvature peaks) it can exceed them, so it gets slightly tighter limits and the result is
 # then stretched uniformly in time until every sample is within the real limits.
 LIMIT_MARGIN = 0.97
+# Share of a joint's jerk limit the path's curvature term may take at toppra's grid points.
+JERK_PATH_SHARE = 0.5
 
 
 def densify(path_q: np.ndarray, max_step_rad: float) -> np.ndarray:
@@ -49,15 +55,84 @@ def _dedupe(path_q: np.ndarray, eps: float = 1e-9) -> np.ndarray:
     return path_q[keep]
 
 
+def _path_timing(gridpoints: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Times ``t (M,)`` of toppra's grid points and the constant path acceleration ``sdd (M-1,)`` between them."""
+    ds = np.diff(gridpoints)
+    sdd = (sd[1:] ** 2 - sd[:-1] ** 2) / (2.0 * ds)
+    dt = 2.0 * ds / np.maximum(sd[1:] + sd[:-1], 1e-12)
+    return np.concatenate([[0.0], np.cumsum(dt)]), sdd
+
+
+class _CappedVelocityConstraint(ta_con.JointVelocityConstraint):
+    """Joint velocity limits plus a cap on the path speed: ``sd <= sd_cap(s)`` at every grid point."""
+
+    def __init__(self, vlim: np.ndarray, sd_cap: Callable[[np.ndarray], np.ndarray]) -> None:
+        super().__init__(vlim)
+        self.sd_cap = sd_cap
+
+    def compute_constraint_params(self, path: Any, gridpoints: np.ndarray) -> tuple[Any, ...]:
+        params = super().compute_constraint_params(path, gridpoints)
+        xbound = params[-1]
+        xbound[:, 1] = np.minimum(xbound[:, 1], self.sd_cap(gridpoints) ** 2)
+        return (*params[:-1], xbound)
+
+
+class _PathProfile:
+    """toppra's path parameter ``s(t)``: piecewise constant acceleration between its grid points.
+
+    ``eval(t, order)`` gives s, its velocity, acceleration (order 0, 1, 2) and ``integral(t)`` the integral of
+    s from 0 to t; before the start s holds 0, after the end 1.
+    """
+
+    def __init__(self, gridpoints: np.ndarray, sd: np.ndarray) -> None:
+        self.s0 = np.asarray(gridpoints, dtype=float)
+        self.v0 = np.asarray(sd, dtype=float)
+        self.t0, self.a = _path_timing(self.s0, self.v0)
+        self.T = float(self.t0[-1])
+        h = np.diff(self.t0)
+        # integral of s over each whole interval, accumulated
+        whole = self.s0[:-1] * h + self.v0[:-1] * h**2 / 2.0 + self.a * h**3 / 6.0
+        self.S0 = np.concatenate([[0.0], np.cumsum(whole)])
+
+    def _at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tc = np.clip(t, 0.0, self.T)
+        i = np.clip(np.searchsorted(self.t0, tc, side="right") - 1, 0, len(self.a) - 1)
+        return i, tc - self.t0[i]
+
+    def eval(self, t: np.ndarray, order: int) -> np.ndarray:
+        i, u = self._at(t)
+        inside = (t >= 0.0) & (t <= self.T)
+        if order == 0:
+            out = self.s0[i] + self.v0[i] * u + 0.5 * self.a[i] * u**2
+            return np.where(t < 0.0, 0.0, np.where(t > self.T, 1.0, out))
+        if order == 1:
+            return np.where(inside, self.v0[i] + self.a[i] * u, 0.0)
+        return np.where(inside & (t < self.T), self.a[i], 0.0)
+
+    def integral(self, t: np.ndarray) -> np.ndarray:
+        i, u = self._at(t)
+        part = self.S0[i] + self.s0[i] * u + self.v0[i] * u**2 / 2.0 + self.a[i] * u**3 / 6.0
+        return np.where(t < 0.0, 0.0, part + np.maximum(t - self.T, 0.0))
+
+
 def time_parameterize(
     joint_names: list[str],
     path_q: np.ndarray,
     vel_max: np.ndarray,
     acc_max: np.ndarray,
+    jerk_max: np.ndarray | None = None,
     densify_rad: float = 0.05,
     dt_s: float = 0.01,
 ) -> JointTrajectory:
-    """Time-optimal trajectory along ``path_q (N, n)`` within ``vel_max (n,)`` rad/s, ``acc_max (n,)`` rad/s^2.
+    """Time-optimal trajectory along ``path_q (N, n)`` within ``vel_max (n,)`` rad/s, ``acc_max (n,)``
+    rad/s^2 and, when given, ``jerk_max (n,)`` rad/s^3.
+
+    Velocity and acceleration: toppra along a cubic spline through the densified path. Jerk: toppra's path
+    acceleration is bang-bang (a jump at every switch), so its path parameter ``s(t)`` is smoothed by a
+    moving average over ``tau = max_j 2 a_j / j_j`` (the FIR jerk filter of CNC controllers): the path stays
+    exactly the same, the acceleration ramps over ``tau`` and the motion lasts ``tau`` longer. Whatever the
+    path's own curvature still adds is removed by stretching time uniformly until every sample on a 2 ms
+    grid is within all limits (velocity scales with 1/k, acceleration 1/k^2, jerk 1/k^3).
 
     Returns a :class:`JointTrajectory` sampled every ``dt_s`` (plus the exact end), starting and ending at
     rest. A single-point path gives a one-point trajectory.
@@ -66,15 +141,31 @@ def time_parameterize(
     if len(path_q) < 2:
         z = np.zeros_like(path_q[:1])
         return JointTrajectory(list(joint_names), np.zeros(1), path_q[:1], z, z)
+    vel_max = np.asarray(vel_max, dtype=float)
+    acc_max = np.asarray(acc_max, dtype=float)
     dense = densify(path_q, densify_rad)
     seg = np.linalg.norm(np.diff(dense, axis=0), axis=1)
     ss = np.concatenate([[0.0], np.cumsum(seg)])
     ss /= ss[-1]
+    spline = CubicSpline(ss, dense, bc_type="not-a-knot")
     geom_path = toppra.SplineInterpolator(ss, dense, bc_type="not-a-knot")
-    v = np.asarray(vel_max, dtype=float) * LIMIT_MARGIN
-    a = np.asarray(acc_max, dtype=float) * LIMIT_MARGIN
+    v = vel_max * LIMIT_MARGIN
+    a = acc_max * LIMIT_MARGIN
+    jerk = None if jerk_max is None else np.asarray(jerk_max, dtype=float)
+    vel_con: Any = ta_con.JointVelocityConstraint(np.column_stack([-v, v]))
+    if jerk is not None and np.any(np.isfinite(jerk)):
+        j_lim = np.where(np.isfinite(jerk), jerk, 1e12)
+
+        def sd_cap(grid: np.ndarray) -> np.ndarray:
+            # The path's own jerk term (third derivative * sd^3) may take JERK_PATH_SHARE of the budget; the
+            # third derivative is constant between knots, so a grid point takes the larger of its two sides.
+            lo, hi = np.clip(grid - 1e-9, 0.0, 1.0), np.clip(grid + 1e-9, 0.0, 1.0)
+            d3 = np.maximum(np.abs(spline(lo, 3)), np.abs(spline(hi, 3)))
+            return np.min(np.cbrt(JERK_PATH_SHARE * j_lim / np.maximum(d3, 1e-12)), axis=1)
+
+        vel_con = _CappedVelocityConstraint(np.column_stack([-v, v]), sd_cap)
     cons = [
-        ta_con.JointVelocityConstraint(np.column_stack([-v, v])),
+        vel_con,
         ta_con.JointAccelerationConstraint(
             np.column_stack([-a, a]), discretization_scheme=ta_con.DiscretizationType.Interpolation
         ),
@@ -82,19 +173,52 @@ def time_parameterize(
     # A straight segment has no curvature for the spline to overshoot: a coarse grid is exact enough.
     n_grid = 60 if len(path_q) == 2 else int(np.clip(4 * len(dense), 100, 2000))
     algo = ta_algo.TOPPRA(cons, geom_path, gridpoints=np.linspace(0.0, 1.0, n_grid))
-    traj = algo.compute_trajectory(0.0, 0.0)
-    if traj is None:
+    if algo.compute_trajectory(0.0, 0.0) is None or algo.problem_data.sd_vec is None:
         raise RuntimeError("toppra found no feasible time parameterisation")
-    T = float(traj.duration)
-    # Sample at the output rate, then stretch time uniformly if a corner overshoots a limit there.
+    prof = _PathProfile(np.asarray(algo.problem_data.gridpoints), np.asarray(algo.problem_data.sd_vec))
+    tau = 0.0
+    if jerk is not None and np.any(np.isfinite(jerk)):
+        tau = float(np.max(np.where(np.isfinite(jerk), 2.0 * acc_max / jerk, 0.0)))
+    T = prof.T + tau
+
+    def derivatives(t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Path parameter and its first three derivatives at ``t``, after the moving average over tau."""
+        if tau == 0.0:
+            return prof.eval(t, 0), prof.eval(t, 1), prof.eval(t, 2), np.zeros_like(t)
+        s = (prof.integral(t) - prof.integral(t - tau)) / tau
+        sd = (prof.eval(t, 0) - prof.eval(t - tau, 0)) / tau
+        sdd = (prof.eval(t, 1) - prof.eval(t - tau, 1)) / tau
+        sddd = (prof.eval(t, 2) - prof.eval(t - tau, 2)) / tau
+        return np.clip(s, 0.0, 1.0), sd, sdd, sddd
+
+    def joint_space(t: np.ndarray, with_jerk: bool) -> tuple[np.ndarray, ...]:
+        s, sd, sdd, sddd = (x[:, None] for x in derivatives(t))
+        d1, d2 = spline(s[:, 0], 1), spline(s[:, 0], 2)
+        q = spline(s[:, 0])
+        qd = d1 * sd
+        qdd = d2 * sd**2 + d1 * sdd
+        if not with_jerk:
+            return q, qd, qdd
+        qddd = spline(s[:, 0], 3) * sd**3 + 3.0 * d2 * sd * sdd + d1 * sddd
+        return q, qd, qdd, qddd
+
+    # Stretch factor from a fine grid (the output grid is too coarse to see a corner's peak).
+    t_fine = np.linspace(0.0, T, max(3, int(np.ceil(T / 0.002)) + 1))
+    _, qd_f, qdd_f, qddd_f = joint_space(t_fine, True)
+    k = max(
+        1.0,
+        float(np.max(np.abs(qd_f) / vel_max)),
+        float(np.sqrt(np.max(np.abs(qdd_f) / acc_max))),
+    )
+    if jerk is not None:
+        k = max(k, float(np.cbrt(np.max(np.abs(qddd_f) / jerk))))
+    # Sample at the output rate, then stretch.
     n_out = max(2, int(np.ceil(T / dt_s)) + 1)
     t_path = np.linspace(0.0, T, n_out)
-    q = traj(t_path)
-    qd = traj(t_path, 1)
-    qdd = traj(t_path, 2)
-    k = max(1.0, float(np.max(np.abs(qd) / vel_max)), float(np.sqrt(np.max(np.abs(qdd) / acc_max))))
+    q, qd, qdd = joint_space(t_path, False)
     qd /= k
     qdd /= k * k
     q[0], q[-1] = path_q[0], path_q[-1]
     qd[0] = qd[-1] = 0.0
+    qdd[0] = qdd[-1] = 0.0
     return JointTrajectory(list(joint_names), t_path * k, q, qd, qdd)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pinocchio as pin
+import pytest
 from motion_helpers import random_valid
 
+import motion.ik as ik_module
 from motion import MotionPlanner
 
 
@@ -77,6 +80,47 @@ def test_ik_round_trip_panda(panda: MotionPlanner) -> None:
     ok, errs = _ik_round_trip(panda, 60)
     assert ok >= 58
     assert max(errs) < 1e-4
+
+
+def test_ik_seed_table_beats_random_restarts(ur5e: MotionPlanner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reference is another random configuration (as in the benchmark), where it rarely converges: the
+    # seed table's entries near the goal pose need fewer attempts than uniformly random restarts.
+    rng = np.random.default_rng(12)
+    problems = [(random_valid(ur5e, rng), random_valid(ur5e, rng)) for _ in range(30)]
+    solver = ur5e.ik_solver
+    solve_once = solver._solve_once
+    attempts: list[int] = []
+
+    def counting(M: pin.SE3, q0: np.ndarray) -> np.ndarray | None:
+        attempts[-1] += 1
+        return solve_once(M, q0)
+
+    monkeypatch.setattr(solver, "_solve_once", counting)
+
+    def median_attempts() -> float:
+        attempts.clear()
+        for a, b in problems:
+            attempts.append(0)
+            sol = ur5e.ik(ur5e.fk(b), reference=a)
+            assert sol is not None and np.allclose(ur5e.fk(sol), ur5e.fk(b), atol=1e-4)
+        return float(np.median(attempts))
+
+    with_table = median_attempts()
+    monkeypatch.setattr(ik_module, "SEED_TABLE_NEAREST", 0)
+    random_only = median_attempts()
+    assert with_table <= 0.6 * random_only, (with_table, random_only)
+
+
+def test_ik_goal_set_is_distinct_and_sorted(ur5e: MotionPlanner) -> None:
+    q = np.array([0.2, -1.3, 1.4, -1.7, -1.6, 0.1])
+    goals = ur5e.ik_goal_set(ur5e.fk(q), reference=q, count=3)
+    assert len(goals) >= 2
+    np.testing.assert_allclose(goals[0], q, atol=1e-3)
+    d = [float(np.linalg.norm(g - q)) for g in goals]
+    assert d == sorted(d)
+    for i in range(len(goals)):
+        for k in range(i):
+            assert np.max(np.abs(goals[i] - goals[k])) > 1e-2
 
 
 def test_ik_prefers_reference(ur5e: MotionPlanner) -> None:

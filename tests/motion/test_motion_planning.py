@@ -31,6 +31,9 @@ def _assert_trajectory_ok(
     q = np.array([traj.sample(ti)[0] for ti in t])
     v_fd = np.diff(q, axis=0) / np.diff(t)[:, None]
     assert np.all(np.abs(v_fd) <= p.vel_max * 1.05 + 1e-6)
+    # Jerk: the trajectory's acceleration is linear between samples, so this is its jerk everywhere.
+    jerk = np.diff(traj.qdd, axis=0) / np.diff(traj.t_s)[:, None]
+    assert np.all(np.abs(jerk) <= p.jerk_max * tol + 1e-9)
 
 
 def test_random_pairs_plan_and_are_valid(ur5e: MotionPlanner) -> None:
@@ -129,6 +132,28 @@ def test_cartesian_straight_line_and_blocked_fraction(ur5e: MotionPlanner) -> No
     # Allowing the plate (e.g. the part being grasped) lets the line through.
     r = ur5e.plan_cartesian(q0, T1, allowed_objects=("plate",))
     assert r.success and r.fraction == 1.0
+
+
+def test_jerk_limited_retiming_keeps_the_path_and_every_limit() -> None:
+    # A path with sharp corners: toppra alone switches acceleration instantly (unbounded jerk).
+    path = np.array([[0.0, 0.0], [1.0, 0.5], [1.2, -0.8], [0.0, 0.0]])
+    v, a, j = np.array([1.0, 0.5]), np.array([2.0, 1.0]), np.array([10.0, 5.0])
+    free = time_parameterize(["a", "b"], path, v, a)
+    jerk_free = np.max(np.abs(np.diff(free.qdd, axis=0)) / np.diff(free.t_s)[:, None] / j)
+    assert jerk_free > 2.0  # the unsmoothed profile really breaks the jerk limit
+    traj = time_parameterize(["a", "b"], path, v, a, j)
+    jerk = np.diff(traj.qdd, axis=0) / np.diff(traj.t_s)[:, None]
+    assert np.all(np.abs(jerk) <= j * (1 + 1e-6))
+    assert np.all(np.abs(traj.qd) <= v * (1 + 1e-6))
+    assert np.all(np.abs(traj.qdd) <= a * (1 + 1e-6))
+    np.testing.assert_allclose(traj.qd[[0, -1]], 0.0, atol=1e-9)
+    np.testing.assert_allclose(traj.qdd[[0, -1]], 0.0, atol=1e-9)
+    # Same geometric path: every sample lies on the unsmoothed trajectory's path (within its sampling).
+    dense = np.array([free.sample(t)[0] for t in np.linspace(0, free.duration_s, 4000)])
+    gap = np.min(np.linalg.norm(traj.q[:, None, :] - dense[None, :, :], axis=2), axis=1)
+    assert np.max(gap) < 2e-3
+    # The price of smoothness is bounded: well under 1.5x the time-optimal duration here.
+    assert free.duration_s < traj.duration_s < 1.5 * free.duration_s
 
 
 def test_time_parameterisation_respects_limits() -> None:
