@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pinocchio as pin
+from scipy.linalg.lapack import dposv
 
 from motion.robot_model import RobotModel
 
 STALL_ITERS = 6
+_EYE6 = np.eye(6)
 # Seed table: poses of SEED_TABLE_SIZE configurations sampled once per robot (fixed seed: reproducible).
 SEED_TABLE_SIZE = 4096
 SEED_TABLE_NEAREST = 16
@@ -35,19 +37,20 @@ _TABLES: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def _seed_table(robot: RobotModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(q (K, n), p (K, 3), R (K, 3, 3))``: sampled configurations and their tcp poses (base frame)."""
+    """``(q (K, n), p (K, 3), R (K, 9))``: sampled configurations and their tcp poses (base frame, rotation
+    matrices flattened row-major); built once per robot description (~0.1 s)."""
     key = hashlib.sha1(robot.urdf_text.encode()).hexdigest()
     if key not in _TABLES:
         rng = np.random.default_rng(TABLE_SEED)
         qs = rng.uniform(robot.limits.lower, robot.limits.upper, size=(SEED_TABLE_SIZE, robot.n))
         P = np.empty((SEED_TABLE_SIZE, 3))
-        R = np.empty((SEED_TABLE_SIZE, 3, 3))
+        R = np.empty((SEED_TABLE_SIZE, 9))
         model, data, fid = robot.model, robot.data, robot.tcp_frame
         for i, q in enumerate(qs):
             pin.framesForwardKinematics(model, data, q)
             M = data.oMf[fid]
             P[i] = M.translation
-            R[i] = M.rotation
+            R[i] = M.rotation.reshape(9)
         _TABLES[key] = (qs, P, R)
     return _TABLES[key]
 
@@ -70,6 +73,7 @@ class IkSolver:
         self.tol_rot_rad = tol_rot_rad
         self.max_iters = max_iters
         self.rng = np.random.default_rng(12345)
+        self._table: tuple[RobotModel, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _solve_once(self, M_base_goal: pin.SE3, q0: np.ndarray) -> np.ndarray | None:
         """One damped-least-squares descent from ``q0``; gives up once the error has not halved for
@@ -81,7 +85,6 @@ class IkSolver:
         damping = 1e-6
         prev_err = np.inf
         best_at = 0
-        eye6 = np.eye(6)
         tol_p, tol_r = self.tol_pos_m**2, self.tol_rot_rad**2
         for it in range(self.max_iters):
             # One kinematics pass gives both the frame pose and the joint Jacobians.
@@ -102,11 +105,16 @@ class IkSolver:
             damping = damping * 10.0 if en > prev_err else max(damping * 0.3, 1e-9)
             prev_err = min(prev_err, en)
             Je = pin.Jlog6(dM) @ pin.getFrameJacobian(model, data, fid, pin.LOCAL)
-            dq = Je.T @ np.linalg.solve(Je @ Je.T + (damping + 1e-4 * en) * eye6, err)
-            step = np.max(np.abs(dq))
+            # (Je Je^T + lambda I) is symmetric positive definite: LAPACK's Cholesky solve, called directly
+            # (numpy.linalg.solve's call overhead is ~10x the 6x6 solve itself).
+            x, info = dposv(Je @ Je.T + (damping + 1e-4 * en) * _EYE6, err)[1:]
+            if info != 0:
+                return None
+            dq = Je.T @ x
+            step = np.abs(dq).max()
             if step > 0.5:
                 dq *= 0.5 / step  # keep steps inside the region where the linearisation holds
-            q = np.clip(q + dq, lo, hi)
+            q = np.minimum(np.maximum(q + dq, lo), hi)
         return None
 
     def _wrap_towards(self, q: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -119,18 +127,28 @@ class IkSolver:
         return out
 
     def _seeds(self, M_goal: pin.SE3, ref: np.ndarray, use_reference: bool) -> Iterator[np.ndarray]:
-        """Reference (optional), the table configurations nearest the goal pose, then random ones."""
-        if use_reference:
-            yield ref
-        qs, P, R = _seed_table(self.robot)
-        d = np.linalg.norm(P - M_goal.translation, axis=1) + ORIENTATION_WEIGHT * (
-            3.0 - np.einsum("kij,ij->k", R, M_goal.rotation)
-        )
+        """The reference (optional) and the table configurations nearest the goal pose, best score first,
+        then random ones. Score: pose distance to the goal + JOINT_WEIGHT * joint distance to the reference,
+        so the reference comes first unless its pose is far from the goal, and among seeds of about the
+        same pose the one near the reference (which converges to a solution near it) comes first."""
+        if self._table is None or self._table[0] is not self.robot:
+            self._table = (self.robot, *_seed_table(self.robot))
+        _, qs, P, R9 = self._table
+        p_goal, R_goal = M_goal.translation, M_goal.rotation.reshape(9)
+        # pose distance: |p - p_goal| + ORIENTATION_WEIGHT * (3 - trace(R^T R_goal)); the trace is the sum of
+        # the element-wise product, one mat-vec over the table
+        diff = P - p_goal
+        d = np.sqrt(np.einsum("ij,ij->i", diff, diff)) + ORIENTATION_WEIGHT * (3.0 - R9 @ R_goal)
         near = np.argpartition(d, SEED_TABLE_NEAREST)[:SEED_TABLE_NEAREST]
-        # Among seeds of about the same pose, one near the reference converges to a solution near it.
-        score = d[near] + JOINT_WEIGHT * np.linalg.norm(qs[near] - ref, axis=1)
-        for i in near[np.argsort(score)]:
-            yield qs[i]
+        cand = [qs[i] for i in near]
+        score = list(d[near] + JOINT_WEIGHT * np.linalg.norm(qs[near] - ref, axis=1))
+        if use_reference:
+            M_ref = self.robot.fk_base(ref)
+            d_ref = float(np.linalg.norm(M_ref.translation - p_goal))
+            cand.append(ref)
+            score.append(d_ref + ORIENTATION_WEIGHT * (3.0 - float(M_ref.rotation.reshape(9) @ R_goal)))
+        for i in np.argsort(score, kind="stable"):
+            yield cand[i]
         while True:
             yield self.robot.random_q(self.rng)
 

@@ -28,6 +28,8 @@ logging.getLogger("toppra").setLevel(logging.WARNING)
 LIMIT_MARGIN = 0.97
 # Share of a joint's jerk limit the path's curvature term may take at toppra's grid points.
 JERK_PATH_SHARE = 0.5
+# toppra grid points per densified path point (more: closer to time-optimal at corners, slower).
+GRID_PER_POINT = 4
 
 
 def densify(path_q: np.ndarray, max_step_rad: float) -> np.ndarray:
@@ -64,14 +66,22 @@ def _path_timing(gridpoints: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np
 
 
 class _CappedVelocityConstraint(ta_con.JointVelocityConstraint):
-    """Joint velocity limits plus a cap on the path speed: ``sd <= sd_cap(s)`` at every grid point."""
+    """Joint velocity limits plus, optionally, a cap on the path speed: ``sd <= sd_cap(s)`` at every grid
+    point."""
 
-    def __init__(self, vlim: np.ndarray, sd_cap: Callable[[np.ndarray], np.ndarray]) -> None:
+    def __init__(self, vlim: np.ndarray, sd_cap: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         super().__init__(vlim)
         self.sd_cap = sd_cap
 
+    def _assert_valid_limits(self) -> None:
+        # toppra's version also formats the limits into a description string (~0.5 ms per plan).
+        if self.vlim.shape[1] != 2 or np.any(self.vlim[:, 0] >= self.vlim[:, 1]):
+            raise ValueError(f"bad velocity limits {self.vlim.tolist()}")
+
     def compute_constraint_params(self, path: Any, gridpoints: np.ndarray) -> tuple[Any, ...]:
         params = super().compute_constraint_params(path, gridpoints)
+        if self.sd_cap is None:
+            return params
         xbound = params[-1]
         xbound[:, 1] = np.minimum(xbound[:, 1], self.sd_cap(gridpoints) ** 2)
         return (*params[:-1], xbound)
@@ -152,7 +162,7 @@ def time_parameterize(
     v = vel_max * LIMIT_MARGIN
     a = acc_max * LIMIT_MARGIN
     jerk = None if jerk_max is None else np.asarray(jerk_max, dtype=float)
-    vel_con: Any = ta_con.JointVelocityConstraint(np.column_stack([-v, v]))
+    vel_con = _CappedVelocityConstraint(np.column_stack([-v, v]))
     if jerk is not None and np.any(np.isfinite(jerk)):
         j_lim = np.where(np.isfinite(jerk), jerk, 1e12)
 
@@ -171,11 +181,13 @@ def time_parameterize(
         ),
     ]
     # A straight segment has no curvature for the spline to overshoot: a coarse grid is exact enough.
-    n_grid = 60 if len(path_q) == 2 else int(np.clip(4 * len(dense), 100, 2000))
+    n_grid = 60 if len(path_q) == 2 else int(np.clip(GRID_PER_POINT * len(dense), 100, 2000))
     algo = ta_algo.TOPPRA(cons, geom_path, gridpoints=np.linspace(0.0, 1.0, n_grid))
-    if algo.compute_trajectory(0.0, 0.0) is None or algo.problem_data.sd_vec is None:
+    # Only the path velocities at the grid points are needed (not toppra's own output trajectory).
+    sd_vec = algo.compute_parameterization(0.0, 0.0)[1]
+    if sd_vec is None or not np.all(np.isfinite(sd_vec)):
         raise RuntimeError("toppra found no feasible time parameterisation")
-    prof = _PathProfile(np.asarray(algo.problem_data.gridpoints), np.asarray(algo.problem_data.sd_vec))
+    prof = _PathProfile(np.asarray(algo.problem_data.gridpoints), np.asarray(sd_vec))
     tau = 0.0
     if jerk is not None and np.any(np.isfinite(jerk)):
         tau = float(np.max(np.where(np.isfinite(jerk), 2.0 * acc_max / jerk, 0.0)))
