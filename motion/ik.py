@@ -128,7 +128,7 @@ class IkSolver:
 
     def _seeds(self, M_goal: pin.SE3, ref: np.ndarray, use_reference: bool) -> Iterator[np.ndarray]:
         """The reference (optional) and the table configurations nearest the goal pose, best score first,
-        then random ones. Score: pose distance to the goal + JOINT_WEIGHT * joint distance to the reference,
+        then the rest of the table by pose distance, then random ones. Score: pose distance to the goal + JOINT_WEIGHT * joint distance to the reference,
         so the reference comes first unless its pose is far from the goal, and among seeds of about the
         same pose the one near the reference (which converges to a solution near it) comes first."""
         if self._table is None or self._table[0] is not self.robot:
@@ -149,6 +149,10 @@ class IkSolver:
             score.append(d_ref + ORIENTATION_WEIGHT * (3.0 - float(M_ref.rotation.reshape(9) @ R_goal)))
         for i in np.argsort(score, kind="stable"):
             yield cand[i]
+        # Still nothing valid (e.g. most solutions collide): the rest of the table by pose distance, a
+        # better spread of nearby seeds than uniform random ones; then random configurations.
+        for i in np.argsort(d)[SEED_TABLE_NEAREST:]:
+            yield qs[i]
         while True:
             yield self.robot.random_q(self.rng)
 
