@@ -33,8 +33,12 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from cell_config import load_cell
 from motion.trajectory import JointTrajectory
+from sim.cell_sim import CONTROL_EVERY
 from sim.scripted_workflow import build_pick_place
 from sim.validate import validate_workflow
+
+# The sim's controllers update every CONTROL_EVERY physics steps of 2 ms (250 Hz).
+CONTROL_PERIOD_S = CONTROL_EVERY * 0.002
 
 
 def _latency(domain: int, joint_names: list[str], n: int = 20) -> list[float]:
@@ -64,11 +68,17 @@ def _latency(domain: int, joint_names: list[str], n: int = 20) -> list[float]:
         end = time.monotonic() + 20.0
         while (not last or pub.get_subscription_count() == 0) and time.monotonic() < end:
             ex.spin_once(timeout_sec=0.01)
+        rng = np.random.default_rng(0)
         out: list[float] = []
         for i in range(n):
             rest_end = time.monotonic() + 0.4  # back at rest after the previous move
             while time.monotonic() < rest_end:
                 ex.spin_once(timeout_sec=0.01)
+            # The rest ends just after a joint state, a fixed number of steps after the previous move was
+            # seen: that locks every command to one phase of the 250 Hz controller cycle (the same in all
+            # 20 moves, different from run to run). A random wait of up to one controller period spreads
+            # the commands over the cycle, as commands from a client arrive.
+            time.sleep(float(rng.uniform(0.0, CONTROL_PERIOD_S)))
             _, q0, _ = conv.joint_state_from_msg(last[0], joint_names)
             v = 0.2 if i % 2 == 0 else -0.2
             # A velocity step on the first joint: the controller's feed-forward moves the arm at once.
@@ -107,42 +117,47 @@ def run(seconds: float = 5.0) -> dict[str, Any]:
         "cell_manager": {"db_path": db, "require_validation": False},
     }
     report: dict[str, Any] = {"bench": "ros", "rmw": "rmw_fastrtps_cpp", "domain_id": domain}
-    with Graph(overrides=overrides, domain_id=domain, log_dir=tmp / "logs"), CellClient(domain) as client:
-        client.wait_graph(60.0)
-        # 1. /joint_states rate and jitter at real time
-        time.sleep(1.0)
-        t0 = time.perf_counter()
-        time.sleep(seconds)
-        samples = [s for s in client.joint_samples() if t0 <= s.wall_s <= t0 + seconds]
+    with Graph(overrides=overrides, domain_id=domain, log_dir=tmp / "logs"):
+        with CellClient(domain) as client:
+            client.wait_graph(60.0)
+            # 1. /joint_states rate and jitter at real time
+            time.sleep(1.0)
+            t0 = time.perf_counter()
+            time.sleep(seconds)
+            samples = [s for s in client.joint_samples() if t0 <= s.wall_s <= t0 + seconds]
         wall = np.array([s.wall_s for s in samples])
         dt_ms = np.diff(wall) * 1000.0
         report["joint_states_rate_hz"] = round(len(samples) / seconds, 1)
         report["joint_states_period_ms_median"] = round(float(np.median(dt_ms)), 3)
         report["joint_states_jitter_ms_std"] = round(float(np.std(dt_ms)), 3)
         report["joint_states_jitter_ms_p99"] = round(float(np.percentile(dt_ms, 99)), 3)
-        # 2. command-to-motion latency
+        # 2. command-to-motion latency, with no other client spinning in this process: the client above
+        # takes /joint_states and /clock (1000 messages/s) in a thread that would compete with the
+        # probe for the GIL.
         lat = _latency(domain, list(load_cell().joint_names))
         report["command_to_motion_ms_median"] = round(float(np.median(lat)), 3) if lat else None
         report["command_to_motion_ms_p95"] = round(float(np.percentile(lat, 95)), 3) if lat else None
         report["command_to_motion_samples"] = len(lat)
         # 3. executor overhead: the scripted task through ROS vs the in-process replay
-        resp = client.load_variant(str(wf_path))
-        if not resp.success:
-            raise RuntimeError(resp.message)
-        client.wait_state("READY", 10.0)
-        start = client.trigger("start")
-        if not start.success:
-            raise RuntimeError(start.message)
-        t_wall = time.perf_counter()
-        client.wait_for(
-            lambda: client.status is not None and client.status.runs_completed >= 1,
-            120.0,
-            "the run to finish",
-        )
-        run_wall_s = time.perf_counter() - t_wall
-        st = client.status
-        assert st is not None
-        ros_cycle_s = float(st.last_cycle_time_s)
+        with CellClient(domain) as client:
+            client.wait_graph(60.0)
+            resp = client.load_variant(str(wf_path))
+            if not resp.success:
+                raise RuntimeError(resp.message)
+            client.wait_state("READY", 10.0)
+            start = client.trigger("start")
+            if not start.success:
+                raise RuntimeError(start.message)
+            t_wall = time.perf_counter()
+            client.wait_for(
+                lambda: client.status is not None and client.status.runs_completed >= 1,
+                120.0,
+                "the run to finish",
+            )
+            run_wall_s = time.perf_counter() - t_wall
+            st = client.status
+            assert st is not None
+            ros_cycle_s = float(st.last_cycle_time_s)
     store = RunStore(db)
     run_id = store.latest_run_id()
     overheads = store.task_overheads_s(run_id) if run_id else []

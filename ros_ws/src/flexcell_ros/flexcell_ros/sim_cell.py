@@ -23,17 +23,16 @@ Parameters
     part_pose_rate_hz, fault).
 
 Physics runs in its own thread: each wall tick (``1 / publish_rate_hz``) it steps until sim time catches
-up with ``real_time_factor`` x wall time, then publishes. Commands from callbacks (one executor thread) are
-queued and applied by that thread (CellSim is not thread-safe). A motion command (trajectory, gripper)
-wakes it and starts a tick at once: the step that first acts on the command is taken and published without
-waiting for the next tick, and the tick schedule restarts from there. Sim time may then lead the wall clock
-by up to two steps; the next regular tick is skipped while it leads by more than half a step, so the
-real-time factor does not drift.
+up with ``real_time_factor`` x wall time, then publishes. Commands are applied by the executor's thread as
+they arrive, under the lock that the physics thread takes for each tick (CellSim is not thread-safe). A
+motion command (trajectory, gripper) also starts a tick at once: the step that first acts on it is taken
+and published without waiting for the next tick, and the tick schedule restarts from there. Sim time may
+then lead the wall clock by up to two steps; the next regular tick is skipped while it leads by more than
+half a step, so the real-time factor does not drift.
 """
 
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 import time
@@ -81,10 +80,15 @@ class SimCellNode(Node):
         self.params: SimCellParams = node_params(self, "sim_cell")
         self.home_q: np.ndarray | None = None
         self.sim = self._build_sim(self.params.workflow)
-        # (command, is_motion): a motion command (arm or jaws) starts a physics tick at once.
-        self.commands: queue.SimpleQueue[tuple[Command, bool]] = queue.SimpleQueue()
-        self.wake = threading.Event()
+        # Guards self.sim and the tick schedule: CellSim is not thread-safe, and both the physics thread and
+        # the executor's thread (applying a command) step it.
+        self.lock = threading.Lock()
+        self.wake = threading.Event()  # set on close: the physics thread stops at once
         self.running = True
+        self.period_s = 1.0 / self.params.publish_rate_hz
+        # Time base: sim time self.sim0 at wall (perf_counter) self.wall0, advancing at real_time_factor.
+        self.wall0 = self.sim0 = self.next_tick = 0.0
+        self._restart_time_base()
 
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
@@ -122,10 +126,13 @@ class SimCellNode(Node):
         cell = load_cell(self.params.cell or None)
         return CellSim(cell, [], Path("."), fault=fault)
 
-    # --- callbacks (the ROS executor's thread): queue work for the physics thread -------------------------
-    def _submit(self, cmd: Command, motion: bool = False) -> None:
-        self.commands.put((cmd, motion))
-        self.wake.set()
+    # --- callbacks (the ROS executor's thread) ------------------------------------------------------
+    def _command(self, cmd: Command, motion: bool = True) -> None:
+        """Apply ``cmd`` to the sim now; a motion command (arm or jaws) also starts a physics tick."""
+        with self.lock:
+            cmd(self.sim)
+            if motion:
+                self._advance(time.perf_counter(), command=True)
 
     def on_trajectory(self, msg: JointTrajectoryMsg) -> None:
         try:
@@ -134,9 +141,9 @@ class SimCellNode(Node):
             self.get_logger().error(f"trajectory rejected: {e}")
             return
         if traj is None:
-            self._submit(lambda sim: sim.stop_arm(), motion=True)
+            self._command(lambda sim: sim.stop_arm())
         else:
-            self._submit(lambda sim: sim.follow(traj), motion=True)
+            self._command(lambda sim: sim.follow(traj))
 
     def on_gripper(self, msg: Float64MultiArray) -> None:
         try:
@@ -144,39 +151,34 @@ class SimCellNode(Node):
         except ValueError as e:
             self.get_logger().error(f"gripper command rejected: {e}")
             return
-        self._submit(lambda sim: sim.set_gripper(width_m, force_n), motion=True)
+        self._command(lambda sim: sim.set_gripper(width_m, force_n))
 
     def on_inject(self, msg: String) -> None:
         if msg.data != "drop":
             self.get_logger().error(f"unknown injected fault {msg.data!r} (known: drop)")
             return
-        stroke_m = self.sim.cell.spec.gripper.stroke_m
-        self._submit(lambda sim: sim.set_gripper(stroke_m, sim.cell.spec.gripper.force_n), motion=True)
+        self._command(
+            lambda sim: sim.set_gripper(sim.cell.spec.gripper.stroke_m, sim.cell.spec.gripper.force_n)
+        )
 
     def on_return_part(self, msg: String) -> None:
         name = msg.data
-        starts = {p.name: p.T_world_start.matrix() for p in self.sim.parts}
-        if name not in starts:
-            self.get_logger().error(f"/sim/return_part: no part {name!r}")
-            return
-        self._submit(lambda sim: place_part(sim, name, starts[name]))
+        with self.lock:
+            starts = {p.name: p.T_world_start.matrix() for p in self.sim.parts}
+            if name not in starts:
+                self.get_logger().error(f"/sim/return_part: no part {name!r}")
+                return
+            place_part(self.sim, name, starts[name])
 
-    def _call_in_physics(self, fn: Callable[[], str], timeout_s: float = 60.0) -> tuple[bool, str]:
-        """Run ``fn`` on the physics thread between ticks and wait for it (services that rebuild the sim)."""
-        done = threading.Event()
-        out: list[tuple[bool, str]] = []
-
-        def job(_sim: CellSim) -> None:
+    def _call_locked(self, fn: Callable[[], str]) -> tuple[bool, str]:
+        """Run ``fn`` between physics ticks (services that rebuild or reset the sim); restart the time base."""
+        with self.lock:
             try:
-                out.append((True, fn()))
+                out = (True, fn())
             except Exception as e:  # reported to the caller, the node keeps running
-                out.append((False, f"{type(e).__name__}: {e}"))
-            done.set()
-
-        self._submit(job)
-        if not done.wait(timeout_s):
-            return False, f"timed out after {timeout_s} s"
-        return out[0]
+                out = (False, f"{type(e).__name__}: {e}")
+            self._restart_time_base()
+        return out
 
     def on_load_workflow(self, req: LoadVariant.Request, resp: LoadVariant.Response) -> LoadVariant.Response:
         def load() -> str:
@@ -184,7 +186,7 @@ class SimCellNode(Node):
             self.pub_names.publish(conv.part_names_to_msg(list(self.sim.part_poses())))
             return f"simulating {req.variant} with {len(self.sim.parts)} parts"
 
-        resp.success, resp.message = self._call_in_physics(load)
+        resp.success, resp.message = self._call_locked(load)
         resp.workflow_path = req.variant
         return resp
 
@@ -193,7 +195,7 @@ class SimCellNode(Node):
             self.sim.reset(self.home_q)
             return "parts at their start poses, arm at home"
 
-        resp.success, resp.message = self._call_in_physics(reset)
+        resp.success, resp.message = self._call_locked(reset)
         return resp
 
     # --- physics thread ------------------------------------------------------------------------------
@@ -206,54 +208,58 @@ class SimCellNode(Node):
             # shutting down: the context went away under a publish
 
     def _physics_loop(self) -> None:
-        period_s = 1.0 / self.params.publish_rate_hz
         part_period_s = 1.0 / self.params.part_pose_rate_hz
-        rtf = self.params.real_time_factor
-        wall0, sim0 = time.perf_counter(), self.sim.time_s
-        next_parts = next_diag = next_tick = wall0
+        next_parts = next_diag = time.perf_counter()
         while self.running:
-            self.wake.clear()
-            commanded = False
-            while True:
-                try:
-                    cmd, motion = self.commands.get_nowait()
-                except queue.Empty:
-                    break
-                cmd(self.sim)
-                commanded = commanded or motion
-                if self.sim.time_s < sim0:  # the sim was rebuilt: restart the time base
-                    wall0, sim0 = time.perf_counter(), self.sim.time_s
-            now = time.perf_counter()
-            target_s = sim0 + rtf * (now - wall0)
-            steps_behind = (target_s - self.sim.time_s) / self.sim.dt_s
-            n = int(steps_behind)
-            if commanded and steps_behind > -1.0:
-                # A motion command starts a tick now instead of waiting up to a period for the next one:
-                # the step that first acts on it is taken and published at once, and the tick schedule
-                # restarts here. The time base stays: sim time leads the wall clock by at most two steps
-                # after such a tick, and the next regular tick is skipped when the lead is over half a step.
-                n = max(n, 1)
-                next_tick = now + period_s
-            elif now >= next_tick:
-                # A regular tick always advances (unless a whole step ahead), so the rate holds at RTF 1.
-                next_tick = max(next_tick + period_s, now)
-                n = max(n, 1) if steps_behind > -0.5 else n
-            if n > 0:
-                max_n = int(rtf * MAX_LAG_WALL_S / self.sim.dt_s)
-                if n > max_n:  # too slow for this factor: do not spiral, shift the time base instead
-                    wall0, sim0 = now, self.sim.time_s
-                    n = max(1, int(rtf * period_s / self.sim.dt_s))
-                self.sim.step(n)
-                # Published only after a step: stamps are strictly increasing (a command wake-up that
-                # finds no step due publishes nothing).
-                self.publish_state()
-            if now >= next_parts:
-                next_parts = now + part_period_s
-                self.pub_parts.publish(conv.part_poses_to_msg(self.sim.time_s, self.sim.part_poses()))
-            if now >= next_diag:
-                next_diag = now + 1.0
-                self.publish_diagnostics(now - wall0, self.sim.time_s - sim0)
-            self.wake.wait(max(0.0, next_tick - time.perf_counter()))
+            with self.lock:
+                now = time.perf_counter()
+                if now >= self.next_tick:
+                    self.next_tick = max(self.next_tick + self.period_s, now)
+                    self._advance(now, command=False)
+                if now >= next_parts:
+                    next_parts = now + part_period_s
+                    self.pub_parts.publish(conv.part_poses_to_msg(self.sim.time_s, self.sim.part_poses()))
+                if now >= next_diag:
+                    next_diag = now + 1.0
+                    self.publish_diagnostics(now - self.wall0, self.sim.time_s - self.sim0)
+                wait_s = self.next_tick - time.perf_counter()
+            self.wake.wait(max(0.0, wait_s))
+
+    def _restart_time_base(self) -> None:
+        """Sim time now = wall time now (start, rebuild, reset); the next tick is due at once."""
+        self.wall0 = self.next_tick = time.perf_counter()
+        self.sim0 = self.sim.time_s
+
+    def _advance(self, now: float, command: bool) -> None:
+        """Step the sim up to ``real_time_factor`` x wall time and publish its state (lock held).
+
+        A regular tick always advances (unless over half a step ahead), so the rate holds at RTF 1. A
+        motion command starts a tick at once instead of waiting up to a period for the next one: the step
+        that first acts on it is taken and published now, and the tick schedule restarts from there. The
+        time base stays, so sim time may lead the wall clock by up to two steps after such a tick; the
+        next regular tick is skipped while it leads by over half a step, and the real-time factor does
+        not drift.
+        """
+        rtf = self.params.real_time_factor
+        dt_s = self.sim.dt_s
+        steps_behind = (self.sim0 + rtf * (now - self.wall0) - self.sim.time_s) / dt_s
+        n = int(steps_behind)
+        if command:
+            if steps_behind <= -1.0:
+                return  # already a step ahead: the next regular tick takes the step
+            n = max(n, 1)
+            self.next_tick = now + self.period_s
+        elif steps_behind > -0.5:
+            n = max(n, 1)
+        if n <= 0:
+            return
+        max_n = int(rtf * MAX_LAG_WALL_S / dt_s)
+        if n > max_n:  # too slow for this factor: do not spiral, shift the time base instead
+            self.wall0, self.sim0 = now, self.sim.time_s
+            n = max(1, int(rtf * self.period_s / dt_s))
+        self.sim.step(n)
+        # Published only after a step: stamps are strictly increasing.
+        self.publish_state()
 
     def publish_state(self) -> None:
         names, q, qd = self.sim.joint_state()
