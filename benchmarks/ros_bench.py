@@ -5,12 +5,21 @@ Measures
 joint_states_rate_hz, joint_states_jitter_ms (std and p99 of the wall-clock inter-arrival time) at
 real-time factor 1; command_to_motion_ms: wall time from publishing a trajectory on
 ``/arm_controller/joint_trajectory`` to the first ``/joint_states`` that shows the arm moving (median, p95
-of 20 moves; target <= 5 ms median); executor overhead per task: the one-task scripted pick-and-place run
-through the whole graph (load, start, IDLE) at real-time factor 1: ``executor_overhead_ms_per_task`` is the
-executor's own wall time from the joint state that completes a step to the next command, summed over the
-task (persisted by the executor; target <= 20 ms); ``cycle_time_vs_inprocess_ms_per_task`` compares the
-sim cycle time with the same workflow replayed in-process by ``sim.validate`` (its settle checks are
-stricter, so this difference mixes transport latency with different settle criteria).
+of 20 moves; target <= 5 ms median). The probe is a node of its own, spun in the benchmark's main thread
+while no other client spins in the process, and it waits a random time of up to one controller period
+(4 ms) before each command: without that wait every command came a fixed number of physics steps after the
+previous move was seen, i.e. at the same phase of the 250 Hz controller cycle in all 20 moves of a run
+(a different phase from run to run, so medians jumped by a controller step between runs). Executor
+overhead per task: the one-task scripted pick-and-place run through the whole graph (load, start, IDLE) at
+real-time factor 1: ``executor_overhead_ms_per_task`` is the executor's own wall time from the joint state
+that completes a step (its receipt by the executor's subscription) to the moment the next step's command
+has been published, summed over the task (persisted by the executor in ``tasks.overhead_s``; target <= 20
+ms). The span covers the step's SQLite commit, the pause/cancel checks and the publish itself; the action
+feedback goes out after the command and is not in it, and the trajectory messages are built and
+serialized once when the goal starts (a few ms per workflow, before its first command, which no span
+covers). ``cycle_time_vs_inprocess_ms_per_task`` compares the sim cycle time with the same workflow
+replayed in-process by ``sim.validate`` (its settle checks are stricter, so this difference mixes transport
+latency with different settle criteria).
 """
 
 from __future__ import annotations
