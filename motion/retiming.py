@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import ruckig
 import toppra
 import toppra.algorithm as ta_algo
 import toppra.constraint as ta_con
@@ -125,6 +126,42 @@ class _PathProfile:
         return np.where(t < 0.0, 0.0, part + np.maximum(t - self.T, 0.0))
 
 
+def _straight_line(
+    joint_names: list[str],
+    q0: np.ndarray,
+    q1: np.ndarray,
+    vel_max: np.ndarray,
+    acc_max: np.ndarray,
+    jerk_max: np.ndarray,
+    dt_s: float,
+) -> JointTrajectory:
+    """Rest-to-rest motion along the straight joint-space line ``q0 -> q1``: Ruckig's time-optimal
+    jerk-limited profile of the line parameter ``s`` in [0, 1], whose limits are the tightest joint's
+    (``q = q0 + s (q1 - q0)``, so every joint's velocity, acceleration and jerk is ``|dq_j|`` times s's)."""
+    dq = q1 - q0
+    mag = np.abs(dq)
+    moving = mag > 1e-12
+    inp = ruckig.InputParameter(1)
+    inp.current_position, inp.target_position = [0.0], [1.0]
+    inp.max_velocity = [float(np.min(vel_max[moving] / mag[moving]))]
+    inp.max_acceleration = [float(np.min(acc_max[moving] / mag[moving]))]
+    inp.max_jerk = [float(np.min(jerk_max[moving] / mag[moving]))]
+    traj = ruckig.Trajectory(1)
+    result = ruckig.Ruckig(1).calculate(inp, traj)
+    if result not in (ruckig.Result.Working, ruckig.Result.Finished):
+        raise RuntimeError(f"ruckig found no profile ({result})")
+    T = float(traj.duration)
+    t = np.linspace(0.0, T, max(2, int(np.ceil(T / dt_s)) + 1))
+    s = np.array([traj.at_time(float(ti)) for ti in t])[:, :, 0]  # (N, 3): s, sd, sdd
+    q = q0 + s[:, :1] * dq
+    q[-1] = q1
+    qd = s[:, 1:2] * dq
+    qdd = s[:, 2:3] * dq
+    qd[[0, -1]] = 0.0
+    qdd[[0, -1]] = 0.0
+    return JointTrajectory(list(joint_names), t, q, qd, qdd)
+
+
 def time_parameterize(
     joint_names: list[str],
     path_q: np.ndarray,
@@ -153,6 +190,8 @@ def time_parameterize(
         return JointTrajectory(list(joint_names), np.zeros(1), path_q[:1], z, z)
     vel_max = np.asarray(vel_max, dtype=float)
     acc_max = np.asarray(acc_max, dtype=float)
+    if len(path_q) == 2 and jerk_max is not None and np.all(np.isfinite(jerk_max)):
+        return _straight_line(joint_names, path_q[0], path_q[1], vel_max, acc_max, np.asarray(jerk_max), dt_s)
     dense = densify(path_q, densify_rad)
     seg = np.linalg.norm(np.diff(dense, axis=0), axis=1)
     ss = np.concatenate([[0.0], np.cumsum(seg)])

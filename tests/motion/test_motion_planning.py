@@ -156,6 +156,23 @@ def test_jerk_limited_retiming_keeps_the_path_and_every_limit() -> None:
     assert free.duration_s < traj.duration_s < 1.5 * free.duration_s
 
 
+def test_straight_line_is_ruckig_time_optimal_within_jerk() -> None:
+    q0, q1 = np.array([0.0, 0.0, 0.0]), np.array([1.2, -0.4, 0.05])
+    v, a, j = np.array([1.0, 1.0, 1.0]), np.array([2.0, 2.0, 2.0]), np.array([20.0, 20.0, 20.0])
+    traj = time_parameterize(["a", "b", "c"], np.vstack([q0, q1]), v, a, j)
+    jerk = np.diff(traj.qdd, axis=0) / np.diff(traj.t_s)[:, None]
+    assert np.all(np.abs(jerk) <= j * (1 + 1e-6))
+    assert np.all(np.abs(traj.qd) <= v * (1 + 1e-9)) and np.all(np.abs(traj.qdd) <= a * (1 + 1e-9))
+    # on the straight line: every sample is q0 + s (q1 - q0)
+    s = (traj.q - q0) @ (q1 - q0) / float((q1 - q0) @ (q1 - q0))
+    np.testing.assert_allclose(traj.q, q0 + s[:, None] * (q1 - q0), atol=1e-12)
+    # the leading joint (1.2 rad) reaches its velocity limit; the jerk-limited profile is at most one
+    # jerk ramp (a / j = 0.1 s) longer than the trapezoid without jerk limit
+    assert np.max(np.abs(traj.qd[:, 0])) > 0.99 * v[0]
+    trapezoid = 1.2 / v[0] + v[0] / a[0]
+    assert trapezoid <= traj.duration_s <= trapezoid + a[0] / j[0] + 0.011
+
+
 def test_time_parameterisation_respects_limits() -> None:
     path = np.array([[0.0, 0.0], [1.0, 0.5], [1.2, -0.8], [0.0, 0.0]])
     v = np.array([1.0, 0.5])
