@@ -127,12 +127,11 @@ class SimCellNode(Node):
         return CellSim(cell, [], Path("."), fault=fault)
 
     # --- callbacks (the ROS executor's thread) ------------------------------------------------------
-    def _command(self, cmd: Command, motion: bool = True) -> None:
-        """Apply ``cmd`` to the sim now; a motion command (arm or jaws) also starts a physics tick."""
+    def _command(self, cmd: Command) -> None:
+        """Apply a motion command (arm or jaws) to the sim now and start a physics tick."""
         with self.lock:
             cmd(self.sim)
-            if motion:
-                self._advance(time.perf_counter(), command=True)
+            self._advance(time.perf_counter(), command=True)
 
     def on_trajectory(self, msg: JointTrajectoryMsg) -> None:
         try:
