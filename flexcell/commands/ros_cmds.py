@@ -7,10 +7,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from flexcell_ros.dashboard import DashboardServer
 
 out = Console()
 err = Console(stderr=True)
@@ -44,6 +47,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         ),
         real_time_factor: float | None = typer.Option(None, help="override sim_cell.real_time_factor"),
         log_dir: Path | None = typer.Option(None, help="node logs (default build/ros/logs)"),
+        dashboard: bool = typer.Option(False, "--dashboard", help="also serve the operator web dashboard"),
+        dashboard_port: int = typer.Option(8080, "--dashboard-port", help="port of the dashboard"),
+        dashboard_host: str = typer.Option("127.0.0.1", "--dashboard-host", help="address of the dashboard"),
     ) -> None:
         """Start the whole cell graph (sim_cell, workflow_executor, cell_manager); Ctrl-C stops it cleanly."""
         _ros_or_exit()
@@ -64,6 +70,12 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             graph = Graph(params, overrides, domain_id, log_dir or REPO / "build" / "ros" / "logs")
         except ParamError as e:
             raise _fail(str(e)) from None
+        web = None
+        if dashboard:
+            from flexcell_ros.dashboard import manager_db_path
+
+            db_path = manager_db_path(graph.params)
+            web = _dashboard_server(dashboard_host, dashboard_port, domain_id, db_path, "--dashboard-port")
         # Ctrl-C (SIGINT) and SIGTERM both stop the graph cleanly; install the handlers explicitly because a
         # process started from a non-interactive shell inherits SIGINT as ignored.
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -72,6 +84,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         out.print(f"flexcell graph up (logs in {graph.log_dir}); Ctrl-C to stop")
         code = 0
         try:
+            if web is not None:
+                web.start()
+                out.print(f"dashboard on {web.url}", highlight=False)
             last = ""
             client = None
             if not headless:
@@ -101,11 +116,52 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         finally:
             if client is not None:
                 client.close()
+            if web is not None:
+                web.stop()
             codes = graph.shutdown()
         bad = {n: c for n, c in codes.items() if c not in (0, -15)}
         if bad:
             err.print(f"unclean exit: {bad}")
         raise typer.Exit(code)
+
+    @app.command()
+    def dashboard(
+        port: int = typer.Option(8080, "--port", help="HTTP port"),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="address to serve on (0.0.0.0 = every interface)"
+        ),
+        domain_id: int | None = typer.Option(None, "--domain-id", help="ROS_DOMAIN_ID (default: inherited)"),
+        db: Path | None = typer.Option(
+            None, "--db", help="run history SQLite (default: cell_manager.db_path of the parameter file)"
+        ),
+        params: Path | None = typer.Option(
+            None, help="ROS 2 parameter file for the default --db (default cell_config/ros_params.yaml)"
+        ),
+    ) -> None:
+        """Operator web dashboard of a running cell graph (state, commands, progress, run history)."""
+        _ros_or_exit()
+        from flexcell_ros.bringup import merged_params
+        from flexcell_ros.dashboard import manager_db_path
+        from flexcell_ros.params import ParamError
+
+        if domain_id is not None and not 0 <= domain_id <= 232:
+            raise _fail(f"--domain-id {domain_id}: must be in 0..232")
+        try:
+            db_path = db if db is not None else manager_db_path(merged_params(params, None))
+        except ParamError as e:
+            raise _fail(str(e)) from None
+        _set_domain(None)  # loopback discovery unless the environment says otherwise
+        web = _dashboard_server(host, port, domain_id, db_path, "--port")
+        out.print(f"dashboard on {web.url} (run history {db_path}); Ctrl-C to stop", highlight=False)
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler found at
+        # start-up: make that a KeyboardInterrupt for both (a non-interactive shell may pass SIGINT ignored).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            web.run()
+        except KeyboardInterrupt:
+            pass
+        out.print("dashboard stopped")
 
     @ros_app.command("topics")
     def ros_topics(domain_id: int | None = typer.Option(None, "--domain-id")) -> None:
@@ -171,6 +227,21 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         else:
             for k, v in report.items():
                 out.print(f"{k}: {v}", highlight=False)
+
+
+def _dashboard_server(
+    host: str, port: int, domain_id: int | None, db_path: Path, port_flag: str
+) -> DashboardServer:
+    """A bound (not yet serving) dashboard server: a port in use stops the command with one line, before
+    anything starts."""
+    from flexcell_ros.dashboard import DashboardServer, create_app
+
+    if not 0 <= port <= 65535:
+        raise _fail(f"{port_flag} {port}: must be in 0..65535")
+    try:
+        return DashboardServer(create_app(domain_id=domain_id, db_path=db_path), host, port, "warning")
+    except OSError as e:
+        raise _fail(f"{port_flag} {port}: cannot serve on {host}:{port} ({e.strerror or e})") from None
 
 
 def _set_domain(domain_id: int | None) -> None:

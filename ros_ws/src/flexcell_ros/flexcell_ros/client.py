@@ -46,8 +46,16 @@ class CellClient:
     """Operator-side view of a cell graph on the current ROS_DOMAIN_ID (or ``domain_id``)."""
 
     def __init__(
-        self, domain_id: int | None = None, name: str = "flexcell_client", history: int = 200_000
+        self,
+        domain_id: int | None = None,
+        name: str = "flexcell_client",
+        history: int = 200_000,
+        motion: bool = True,
+        status_history: int | None = None,
     ) -> None:
+        """``motion=False`` skips the joint-state, clock and part-pose subscriptions (an operator view
+        that only needs /cell/status and the services: no 500 Hz callbacks); ``status_history`` bounds the
+        kept /cell/status messages (None = all of them, for tests that look back)."""
         self.context = rclpy.Context()
         if domain_id is None:
             rclpy.init(context=self.context)
@@ -55,7 +63,8 @@ class CellClient:
             rclpy.init(context=self.context, domain_id=domain_id)
         self.node = rclpy.create_node(name, context=self.context)
         self.lock = threading.Lock()
-        self.statuses: list[CellStatus] = []
+        self.statuses: deque[CellStatus] = deque(maxlen=status_history)
+        self.status_received_s = -1.0  # time.monotonic() of the last /cell/status
         self.joints: deque[JointSample] = deque(maxlen=history)
         self.part_names: list[str] = []
         self.part_poses: dict[str, np.ndarray] = {}
@@ -64,10 +73,11 @@ class CellClient:
             depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL
         )
         self.node.create_subscription(CellStatus, "/cell/status", self._on_status, 50)
-        self.node.create_subscription(JointState, "/joint_states", self._on_joints, 100)
-        self.node.create_subscription(Clock, "/clock", self._on_clock, 10)
-        self.node.create_subscription(String, "/sim/part_names", self._on_names, latched)
-        self.node.create_subscription(PoseArray, "/sim/part_poses", self._on_poses, 10)
+        if motion:
+            self.node.create_subscription(JointState, "/joint_states", self._on_joints, 100)
+            self.node.create_subscription(Clock, "/clock", self._on_clock, 10)
+            self.node.create_subscription(String, "/sim/part_names", self._on_names, latched)
+            self.node.create_subscription(PoseArray, "/sim/part_poses", self._on_poses, 10)
         self.triggers = {
             n: self.node.create_client(Trigger, f"/cell_manager/{n}")
             for n in ("start", "pause", "resume", "stop", "reset")
@@ -101,6 +111,7 @@ class CellClient:
     def _on_status(self, msg: CellStatus) -> None:
         with self.lock:
             self.statuses.append(msg)
+            self.status_received_s = time.monotonic()
 
     def _on_joints(self, msg: JointState) -> None:
         wall = time.perf_counter()
@@ -130,6 +141,11 @@ class CellClient:
     def status(self) -> CellStatus | None:
         with self.lock:
             return self.statuses[-1] if self.statuses else None
+
+    def status_age_s(self) -> float:
+        """Seconds since the last /cell/status arrived (infinite before the first one)."""
+        with self.lock:
+            return time.monotonic() - self.status_received_s if self.statuses else float("inf")
 
     def joint_samples(self) -> list[JointSample]:
         with self.lock:

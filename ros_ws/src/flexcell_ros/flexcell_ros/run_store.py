@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,67 @@ class RunStore:
             "SELECT task_index, message FROM faults WHERE run_id = ? ORDER BY time_utc", (run_id,)
         ).fetchall()
         return [(int(t), str(m)) for t, m in rows]
+
+
+# read-only history (the operator dashboard) -------------------------------------------------------------
+@dataclass
+class RunSummary:
+    """One run as the operator sees it: times are UNIX seconds (UTC), ``cycle_time_s`` sim seconds
+    (None until the run completes); ``faults`` is ``[(task_index, message)]`` in the order they happened."""
+
+    run_id: str
+    variant: str
+    workflow: str
+    state: str
+    started_utc: float
+    finished_utc: float | None
+    cycle_time_s: float | None
+    task_count: int
+    tasks_finished: int
+    attempts: int
+    places: int
+    faults: list[tuple[int, str]]
+
+
+def recent_runs(path: Path | str, limit: int = 20) -> list[RunSummary]:
+    """The newest ``limit`` runs of the run database at ``path``, newest first, opened read-only.
+
+    A viewer never writes (no schema, no WAL checkpoint of its own): the nodes own the file. A database that
+    does not exist yet has no runs. Other SQLite errors (a locked or foreign file) are raised.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5.0)) as conn:
+        rows = conn.execute(
+            "SELECT r.run_id, r.variant, r.workflow, r.state, r.started_utc, r.finished_utc, r.cycle_time_s, "
+            "r.task_count, COALESCE(SUM(t.finished), 0), COALESCE(SUM(t.attempts), 0), "
+            "COALESCE(SUM(t.places), 0) FROM runs r LEFT JOIN tasks t ON t.run_id = r.run_id "
+            "GROUP BY r.run_id ORDER BY r.started_utc DESC LIMIT ?",
+            (max(0, int(limit)),),
+        ).fetchall()
+        faults: dict[str, list[tuple[int, str]]] = {str(r[0]): [] for r in rows}
+        if rows:
+            marks = ", ".join("?" * len(rows))
+            for run_id, task_index, message in conn.execute(
+                f"SELECT run_id, task_index, message FROM faults WHERE run_id IN ({marks}) ORDER BY time_utc",
+                [r[0] for r in rows],
+            ).fetchall():
+                faults[str(run_id)].append((int(task_index), str(message)))
+    return [
+        RunSummary(
+            run_id=str(r[0]),
+            variant=str(r[1] or ""),
+            workflow=str(r[2] or ""),
+            state=str(r[3] or ""),
+            started_utc=float(r[4] or 0.0),
+            finished_utc=None if r[5] is None else float(r[5]),
+            cycle_time_s=None if r[6] is None else float(r[6]),
+            task_count=int(r[7] or 0),
+            tasks_finished=int(r[8]),
+            attempts=int(r[9]),
+            places=int(r[10]),
+            faults=faults[str(r[0])],
+        )
+        for r in rows
+    ]
