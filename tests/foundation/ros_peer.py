@@ -9,14 +9,14 @@ import rclpy
 from flexcell_interfaces.action import ExecuteWorkflow
 from flexcell_interfaces.msg import CellStatus
 from flexcell_interfaces.srv import LoadVariant
+from flexcell_ros.node_main import run_node
 from rclpy.action import ActionServer
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 
 class Peer(Node):
-    def __init__(self) -> None:
-        super().__init__("foundation_peer")
+    def __init__(self, context: rclpy.Context) -> None:
+        super().__init__("foundation_peer", context=context)
         self.echo = self.create_publisher(CellStatus, "/test/status_echo", 10)
         self.create_subscription(CellStatus, "/test/status", self.echo.publish, 10)
         self.create_service(LoadVariant, "/test/load_variant", self.on_load)
@@ -42,19 +42,14 @@ class Peer(Node):
 
 
 def main() -> int:
-    rclpy.init()
-    node = Peer()
-    ex = SingleThreadedExecutor()  # one thread: the multi-threaded pool was seen to hang on SIGTERM
-    ex.add_node(node)
-    print("ready", flush=True)
-    try:
-        ex.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    # The nodes' own entry point: SIGTERM sets a flag that its spin loop polls, then a clean exit (rclpy's
+    # signal handler alone was seen to leave a spin waiting forever after SIGTERM).
+    def factory(context: rclpy.Context) -> Peer:
+        node = Peer(context)
+        print("ready", flush=True)
+        return node
+
+    return run_node(factory, sys.argv, threads=1)
 
 
 if __name__ == "__main__":
