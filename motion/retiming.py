@@ -181,6 +181,9 @@ def time_parameterize(
     path's own curvature still adds is removed by stretching time uniformly until every sample on a 2 ms
     grid is within all limits (velocity scales with 1/k, acceleration 1/k^2, jerk 1/k^3).
 
+    A path of one straight segment with jerk limits for every joint is instead timed by Ruckig
+    (:func:`_straight_line`: time-optimal under all three limits, exactly on the line).
+
     Returns a :class:`JointTrajectory` sampled every ``dt_s`` (plus the exact end), starting and ending at
     rest. A single-point path gives a one-point trajectory.
     """
