@@ -33,7 +33,7 @@ from motion.moveit_config import (
     ompl_planning_dict,
     write_moveit_config,
 )
-from motion.result import PlanResult
+from motion.result import Planner, PlanResult
 from motion.retiming import densify
 from motion.trajectory import JointTrajectory
 
@@ -69,6 +69,10 @@ def _pose_msg(T: np.ndarray) -> Any:
         float(w),
     )
     return p
+
+
+# Attempts of ``ik``: the reference seed, then random restarts.
+IK_RESTARTS = 8
 
 
 class MoveItPyPlanner:
@@ -274,12 +278,11 @@ class MoveItPyPlanner:
                 + ")"
             )
 
-    def ik(
-        self, T_world_tcp: np.ndarray, reference: np.ndarray | None = None, seeds: int = 8
-    ) -> np.ndarray | None:
+    def ik(self, T_world_tcp: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray | None:
+        """Seeded at the reference, then up to IK_RESTARTS - 1 random restarts (the closest valid one wins)."""
         ref = self.home if reference is None else np.asarray(reference, dtype=float)
         best: np.ndarray | None = None
-        for attempt in range(max(1, seeds)):
+        for attempt in range(IK_RESTARTS):
             rs = self._state(ref)
             if attempt > 0:
                 rs.set_to_random_positions()
@@ -421,3 +424,8 @@ class MoveItPyPlanner:
         if why:
             return PlanResult(False, None, "PLANNING_FAILED", why, time.perf_counter() - t0, fraction)
         return PlanResult(True, self._to_trajectory(rt), "SUCCESS", "ok", time.perf_counter() - t0, 1.0)
+
+
+def _as_planner(p: MoveItPyPlanner) -> Planner:
+    """Never called: makes mypy check that MoveItPyPlanner still satisfies the Planner protocol."""
+    return p

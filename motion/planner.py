@@ -25,7 +25,7 @@ from cell_config import Cell
 from motion.collision_world import CollisionWorld, WorldObject, convex_hull_geometry
 from motion.ik import IkSolver
 from motion.moveit_config import moveit_config_texts
-from motion.result import PlanResult
+from motion.result import Planner, PlanResult
 from motion.retiming import densify, time_parameterize
 from motion.robot_model import RobotModel
 from motion.trajectory import JointTrajectory
@@ -582,3 +582,8 @@ class MotionPlanner:
                 traj,
             )
         return self._finish(np.array(path), t0, 1.0)
+
+
+def _as_planner(p: MotionPlanner) -> Planner:
+    """Never called: makes mypy check that MotionPlanner still satisfies the Planner protocol."""
+    return p

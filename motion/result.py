@@ -74,9 +74,7 @@ class Planner(Protocol):
 
     def collision_report(self, q: np.ndarray) -> str | None: ...
 
-    def ik(
-        self, T_world_tcp: np.ndarray, reference: np.ndarray | None = None, seeds: int = 8
-    ) -> np.ndarray | None: ...
+    def ik(self, T_world_tcp: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray | None: ...
 
     def plan_to_joint(
         self, q_start: np.ndarray, q_goal: np.ndarray, profile: str = "default"
