@@ -91,8 +91,8 @@ class _CappedVelocityConstraint(ta_con.JointVelocityConstraint):
 class _PathProfile:
     """toppra's path parameter ``s(t)``: piecewise constant acceleration between its grid points.
 
-    ``eval(t, order)`` gives s, its velocity, acceleration (order 0, 1, 2) and ``integral(t)`` the integral of
-    s from 0 to t; before the start s holds 0, after the end 1.
+    ``at(t)`` gives, with one interval lookup, the integral of s from 0 to t, s, its velocity and its
+    acceleration; before the start s holds 0, after the end 1.
     """
 
     def __init__(self, gridpoints: np.ndarray, sd: np.ndarray) -> None:
@@ -105,25 +105,18 @@ class _PathProfile:
         whole = self.s0[:-1] * h + self.v0[:-1] * h**2 / 2.0 + self.a * h**3 / 6.0
         self.S0 = np.concatenate([[0.0], np.cumsum(whole)])
 
-    def _at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(integral of s, s, sd, sdd)`` at the times ``t``."""
         tc = np.clip(t, 0.0, self.T)
         i = np.clip(np.searchsorted(self.t0, tc, side="right") - 1, 0, len(self.a) - 1)
-        return i, tc - self.t0[i]
-
-    def eval(self, t: np.ndarray, order: int) -> np.ndarray:
-        i, u = self._at(t)
-        inside = (t >= 0.0) & (t <= self.T)
-        if order == 0:
-            out = self.s0[i] + self.v0[i] * u + 0.5 * self.a[i] * u**2
-            return np.where(t < 0.0, 0.0, np.where(t > self.T, 1.0, out))
-        if order == 1:
-            return np.where(inside, self.v0[i] + self.a[i] * u, 0.0)
-        return np.where(inside & (t < self.T), self.a[i], 0.0)
-
-    def integral(self, t: np.ndarray) -> np.ndarray:
-        i, u = self._at(t)
-        part = self.S0[i] + self.s0[i] * u + self.v0[i] * u**2 / 2.0 + self.a[i] * u**3 / 6.0
-        return np.where(t < 0.0, 0.0, part + np.maximum(t - self.T, 0.0))
+        u = tc - self.t0[i]
+        s0, v0, a = self.s0[i], self.v0[i], self.a[i]
+        before, after = t < 0.0, t > self.T
+        integral = np.where(before, 0.0, self.S0[i] + s0 * u + v0 * u**2 / 2.0 + a * u**3 / 6.0)
+        integral += np.maximum(t - self.T, 0.0)
+        s = np.where(before, 0.0, np.where(after, 1.0, s0 + v0 * u + 0.5 * a * u**2))
+        moving = ~before & ~after
+        return integral, s, np.where(moving, v0 + a * u, 0.0), np.where(moving & (t < self.T), a, 0.0)
 
 
 def _straight_line(
@@ -237,12 +230,11 @@ def time_parameterize(
 
     def derivatives(t: np.ndarray) -> tuple[np.ndarray, ...]:
         """Path parameter and its first three derivatives at ``t``, after the moving average over tau."""
+        now = prof.at(t)
         if tau == 0.0:
-            return prof.eval(t, 0), prof.eval(t, 1), prof.eval(t, 2), np.zeros_like(t)
-        s = (prof.integral(t) - prof.integral(t - tau)) / tau
-        sd = (prof.eval(t, 0) - prof.eval(t - tau, 0)) / tau
-        sdd = (prof.eval(t, 1) - prof.eval(t - tau, 1)) / tau
-        sddd = (prof.eval(t, 2) - prof.eval(t - tau, 2)) / tau
+            return now[1], now[2], now[3], np.zeros_like(t)
+        # the moving average of a derivative is its antiderivative's difference over the window
+        s, sd, sdd, sddd = ((x - y) / tau for x, y in zip(now, prof.at(t - tau), strict=True))
         return np.clip(s, 0.0, 1.0), sd, sdd, sddd
 
     def joint_space(t: np.ndarray, with_jerk: bool) -> tuple[np.ndarray, ...]:
