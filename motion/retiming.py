@@ -192,13 +192,14 @@ def time_parameterize(
     seg = np.linalg.norm(np.diff(dense, axis=0), axis=1)
     ss = np.concatenate([[0.0], np.cumsum(seg)])
     ss /= ss[-1]
-    spline = CubicSpline(ss, dense, bc_type="not-a-knot")
     geom_path = toppra.SplineInterpolator(ss, dense, bc_type="not-a-knot")
+    spline: CubicSpline = geom_path.cspl  # toppra's own scipy spline of the path (>= 2 waypoints)
     v = vel_max * LIMIT_MARGIN
     a = acc_max * LIMIT_MARGIN
     jerk = None if jerk_max is None else np.asarray(jerk_max, dtype=float)
+    jerk_limited = jerk is not None and bool(np.any(np.isfinite(jerk)))
     vel_con = _CappedVelocityConstraint(np.column_stack([-v, v]))
-    if jerk is not None and np.any(np.isfinite(jerk)):
+    if jerk is not None and jerk_limited:
         j_lim = np.where(np.isfinite(jerk), jerk, 1e12)
 
         def sd_cap(grid: np.ndarray) -> np.ndarray:
@@ -224,7 +225,7 @@ def time_parameterize(
         raise RuntimeError("toppra found no feasible time parameterisation")
     prof = _PathProfile(np.asarray(algo.problem_data.gridpoints), np.asarray(sd_vec))
     tau = 0.0
-    if jerk is not None and np.any(np.isfinite(jerk)):
+    if jerk is not None and jerk_limited:
         tau = float(np.max(np.where(np.isfinite(jerk), 2.0 * acc_max / jerk, 0.0)))
     T = prof.T + tau
 
