@@ -20,8 +20,9 @@ import httpx
 import numpy as np
 import pytest
 from flexcell_ros.bringup import Graph
+from flexcell_ros.cell_manager import allowed_commands
 from flexcell_ros.client import CellClient
-from flexcell_ros.dashboard import Dashboard, DashboardServer, allowed_commands, create_app
+from flexcell_ros.dashboard import Dashboard, DashboardServer, create_app
 
 pytestmark = pytest.mark.ros
 
@@ -128,7 +129,7 @@ def test_page_and_errors_without_a_manager(dashboard: Serve) -> None:
 
 
 def test_allowed_commands_follow_the_manager_state_machine() -> None:
-    assert allowed_commands("IDLE", "") == {
+    assert allowed_commands("IDLE", False) == {
         "load_variant": True,
         "start": False,
         "pause": False,
@@ -136,12 +137,12 @@ def test_allowed_commands_follow_the_manager_state_machine() -> None:
         "stop": True,
         "reset": True,
     }
-    assert allowed_commands("IDLE", "kit")["start"]  # after a run: the variant is still loaded
-    running = allowed_commands("RUNNING", "kit")
+    assert allowed_commands("IDLE", True)["start"]  # after a run: the variant is still loaded
+    running = allowed_commands("RUNNING", True)
     assert [c for c, ok in running.items() if ok] == ["pause", "stop"]
-    assert [c for c, ok in allowed_commands("PAUSED", "kit").items() if ok] == ["resume", "stop"]
-    assert [c for c, ok in allowed_commands("FAULT", "kit").items() if ok] == ["resume", "stop", "reset"]
-    assert [c for c, ok in allowed_commands("ESTOP", "kit").items() if ok] == ["stop", "reset"]
+    assert [c for c, ok in allowed_commands("PAUSED", True).items() if ok] == ["resume", "stop"]
+    assert [c for c, ok in allowed_commands("FAULT", True).items() if ok] == ["resume", "stop", "reset"]
+    assert [c for c, ok in allowed_commands("ESTOP", True).items() if ok] == ["stop", "reset"]
 
 
 def test_run_a_workflow_through_the_dashboard(cell_graph: Start, dashboard: Serve, workflow_1: Path) -> None:

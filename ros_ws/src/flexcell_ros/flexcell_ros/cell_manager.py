@@ -56,6 +56,25 @@ from flexcell_ros.run_store import RunStore
 from workflow_gen.model import WorkflowError, load_workflow
 
 S = CellStatus
+
+
+def allowed_commands(state_name: str, loaded: bool) -> dict[str, bool]:
+    """The operator commands the manager accepts in ``state_name`` (``loaded``: a variant is loaded).
+
+    The one table behind the manager's refusals and the dashboard's buttons. ``stop`` is always accepted
+    (outside a run it halts the arm); ``resume`` from FAULT also needs the faulted run.
+    """
+    idle = state_name in ("IDLE", "READY")
+    return {
+        "load_variant": idle,
+        "start": idle and loaded,
+        "pause": state_name == "RUNNING",
+        "resume": state_name in ("PAUSED", "FAULT"),
+        "stop": True,
+        "reset": state_name in ("IDLE", "READY", "FAULT", "ESTOP"),
+    }
+
+
 # Wall seconds to wait for the executor to accept a goal before sending it again, and how often.
 GOAL_RESPONSE_TIMEOUT_S = 2.0
 GOAL_RESENDS = 5
@@ -197,6 +216,10 @@ class CellManagerNode(Node):
         )
 
     # --- services ------------------------------------------------------------------------------------
+    def _allowed(self, command: str) -> bool:
+        """Whether ``command`` is accepted in the current state (call with the lock held)."""
+        return allowed_commands(conv.STATE_NAMES[self.state], bool(self.workflow_path))[command]
+
     def _trigger(
         self, fn: Callable[[], tuple[bool, str]]
     ) -> Callable[[Trigger.Request, Trigger.Response], Trigger.Response]:
@@ -208,7 +231,7 @@ class CellManagerNode(Node):
 
     def on_load_variant(self, req: LoadVariant.Request, resp: LoadVariant.Response) -> LoadVariant.Response:
         with self.lock:
-            if self.state not in (S.IDLE, S.READY):
+            if not self._allowed("load_variant"):
                 resp.message = f"cannot load a variant in state {conv.STATE_NAMES[self.state]}"
                 return resp
         try:
@@ -285,7 +308,7 @@ class CellManagerNode(Node):
         # Right after bring-up the executor may still be in discovery: give it a moment.
         self.executor_client.wait_for_server(timeout_sec=5.0)
         with self.lock:
-            if self.state not in (S.READY, S.IDLE) or not self.workflow_path:
+            if not self._allowed("start"):
                 return False, f"cannot start in state {conv.STATE_NAMES[self.state]} (load a variant first)"
             if not self.executor_client.server_is_ready():
                 return False, "workflow_executor is not available"
@@ -298,17 +321,19 @@ class CellManagerNode(Node):
 
     def pause(self) -> tuple[bool, str]:
         with self.lock:
-            if self.state != S.RUNNING:
+            if not self._allowed("pause"):
                 return False, f"cannot pause in state {conv.STATE_NAMES[self.state]}"
         self._set_state(S.PAUSED)
         return True, "pausing at the next step boundary"
 
     def resume(self) -> tuple[bool, str]:
         with self.lock:
+            if not self._allowed("resume") or (self.state == S.FAULT and not self.run_id):
+                return False, f"nothing to resume in state {conv.STATE_NAMES[self.state]}"
             if self.state == S.PAUSED:
                 self.state = S.RUNNING
                 msg = "resumed"
-            elif self.state == S.FAULT and self.run_id:
+            else:
                 if not self.executor_client.server_is_ready():
                     return False, "workflow_executor is not available"
                 self.cycle_base_s = self.cycle_time_s
@@ -316,8 +341,6 @@ class CellManagerNode(Node):
                 self._send_goal(start_task=-1)
                 self.state = S.RUNNING
                 msg = f"retrying run {self.run_id} from its first unfinished step"
-            else:
-                return False, f"nothing to resume in state {conv.STATE_NAMES[self.state]}"
         self._set_state(S.RUNNING)
         return True, msg
 
@@ -337,7 +360,7 @@ class CellManagerNode(Node):
 
     def reset(self) -> tuple[bool, str]:
         with self.lock:
-            if self.state in (S.RUNNING, S.PAUSED):
+            if not self._allowed("reset"):
                 return False, f"cannot reset while {conv.STATE_NAMES[self.state]} (stop first)"
             if self.run_id:
                 self.store.set_run_state(self.run_id, "aborted")

@@ -27,27 +27,12 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from flexcell_ros.cell_manager import allowed_commands
 from flexcell_ros.client import CellClient
 from flexcell_ros.params import DEFAULT_DB_PATH, REPO
 from flexcell_ros.run_store import recent_runs
 
 COMMANDS = ("start", "pause", "resume", "stop", "reset")
-
-
-def allowed_commands(state_name: str, variant: str) -> dict[str, bool]:
-    """Which operator commands the cell manager accepts in ``state_name`` (mirrors ``cell_manager``).
-
-    ``stop`` is always allowed (outside a run it halts the arm); ``start`` needs a loaded variant.
-    """
-    idle = state_name in ("IDLE", "READY")
-    return {
-        "load_variant": idle,
-        "start": idle and bool(variant),
-        "pause": state_name == "RUNNING",
-        "resume": state_name in ("PAUSED", "FAULT"),
-        "stop": True,
-        "reset": state_name in ("IDLE", "READY", "FAULT", "ESTOP"),
-    }
 
 
 class LoadVariantBody(BaseModel):
@@ -139,7 +124,7 @@ class Dashboard:
             "last_cycle_time_s": float(st.last_cycle_time_s),
             "runs_completed": int(st.runs_completed),
             "last_fault": str(st.last_fault),
-            "allowed": allowed_commands(state, variant),
+            "allowed": allowed_commands(state, bool(variant)),
             "age_s": round(age_s, 3),
         }
 
