@@ -412,7 +412,7 @@ class MotionPlanner:
                 "TIMED_OUT" if "Timeout" in str(status) or "Approximate" in str(status) else "PLANNING_FAILED"
             )
             return None, _fail(
-                code, f"{cfg.get('type')} found no path in {attempts} x {budget:.2f} s ({status})", t0
+                code, f"{cfg.get('type')} found no path in {attempts} x {budget:.3g} s ({status})", t0
             )
         path = pdef.getSolutionPath()
         # OMPL's full simplify() (what MoveIt runs) costs 5-10x the planning time in cluttered scenes;

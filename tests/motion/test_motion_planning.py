@@ -225,3 +225,42 @@ def test_coarse_edges_never_return_a_clipping_trajectory(tmp_path: Path, ur5e_ce
         assert r.trajectory is not None
         ok, why = p.path_valid(r.trajectory.q, padded=False, step_rad=0.001)
         assert ok, why
+
+
+def test_a_timed_out_request_says_so(tmp_path: Path, ur5e_cell: Cell) -> None:
+    # The goal has the tool down in a narrow slot; a profile with a 0.1 ms budget and one attempt cannot
+    # thread it (OMPL checks its time budget between iterations, so one lucky iteration in a few hundred
+    # does solve it: three tries make that a one-in-ten-million event).
+    out = write_moveit_config(ur5e_cell, tmp_path / "cfg")
+    ompl_path = out / "ompl_planning.yaml"
+    ompl = yaml.safe_load(ompl_path.read_text())
+    ompl["planner_configs"]["Hurried"] = {
+        "type": "geometric::RRTConnect",
+        "range": 0.0,
+        "planning_time": 0.0001,
+        "planning_attempts": 1,
+    }
+    ompl_path.write_text(yaml.safe_dump(ompl))
+    p = MotionPlanner(ur5e_cell, profiles_path=out, seed=3)
+    q0, q1 = p.home, np.array([1.5, -1.2, 1.0, -1.4, -1.5, 0.5])
+    T = p.fk(q1)
+    for name, size, offset in (
+        ("slot_py", (0.30, 0.02, 0.30), (0.0, 0.09, 0.0)),
+        ("slot_ny", (0.30, 0.02, 0.30), (0.0, -0.09, 0.0)),
+        ("slot_px", (0.02, 0.20, 0.30), (0.12, 0.0, 0.0)),
+        ("slot_nx", (0.02, 0.20, 0.30), (-0.12, 0.0, 0.0)),
+        ("slot_floor", (0.26, 0.20, 0.02), (0.0, 0.0, 0.08)),
+    ):
+        T_box = T.copy()
+        T_box[:3, 3] = T[:3, 3] + T[:3, :3] @ np.array(offset)
+        p.add_box(name, size, T_box)
+    assert p.is_valid(q1) and not p.path_valid(np.vstack([q0, q1]))[0]
+    results = [p.plan_to_joint(q0, q1, profile="Hurried") for _ in range(3)]
+    failed = [r for r in results if not r.success]
+    assert failed
+    for r in failed:
+        assert r.error_code == "TIMED_OUT" and r.trajectory is None
+        assert "RRTConnect found no path in 1 x 0.0001 s" in r.message, r.message
+    # The same request with the default profile's budget succeeds: the slot is reachable.
+    r = p.plan_to_joint(q0, q1)
+    assert r.success, r.message
