@@ -179,6 +179,38 @@ def test_executor_crash_resumes_without_repeating_a_place(
     assert closings <= 1, f"the gripper closed {closings} times after the restart (one pick of box1 at most)"
 
 
+def test_cell_manager_crash_is_offered_for_resume_and_nothing_is_placed_twice(
+    cell_graph: Start, workflow_2: Path, tmp_path: Path
+) -> None:
+    graph, client = cell_graph()
+    _load_and_start(client, workflow_2)
+    client.wait_for(lambda: client.status is not None and client.status.task_index == 1, 90.0, "task 1")
+    graph.kill("cell_manager")
+    # The executor finishes the goal it holds (as a real controller finishes its move); the run stays
+    # unfinished in the store until a manager sees its result.
+    graph.start(["cell_manager"])
+    client.wait_for(
+        lambda: (
+            client.status is not None
+            and client.status.state_name == "FAULT"
+            and "was interrupted" in client.status.last_fault
+        ),
+        30.0,
+        "the restarted manager offering the interrupted run",
+    )
+    assert client.status is not None and client.status.runs_completed == 0
+    client.wait_for(lambda: client.trigger("resume").success, 30.0, "resume of the interrupted run")
+    status = client.wait_state("IDLE", 90.0)
+    assert status.runs_completed == 1 and status.task_index == 2, status
+    time.sleep(0.2)
+    _assert_placed(client, workflow_2)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    run_id = store.latest_run_id()
+    assert run_id is not None
+    assert store.task_places(run_id) == {0: 1, 1: 1}, "a place was repeated (or missing)"
+    store.close()
+
+
 def test_planned_variant_end_to_end(cell_graph: Start, repo: Path) -> None:
     """The example kit planned by workflow_gen (planned on first use, then reused from build/)."""
     _graph, client = cell_graph(
