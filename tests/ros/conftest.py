@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytest.importorskip("rclpy", reason="ROS 2 (rclpy) not installed: run make setup")
@@ -16,10 +18,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from flexcell_ros.bringup import Graph
 from flexcell_ros.client import CellClient
+from flexcell_ros.dashboard import Dashboard, DashboardServer, create_app
 from ros_workflows import build_workflow
 
 # Sim seconds per wall second in the tests: fast, yet the 2-core machine keeps up (the sim node reports it).
 TEST_RTF = 4.0
+
+Serve = Callable[..., httpx.Client]
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +77,29 @@ def cell_graph(ros_domain_id: int, tmp_path: Path) -> Iterator[Callable[..., tup
         assert not killed, f"unclean shutdown {killed}; logs:\n" + "\n".join(
             graph.log(n)[-1500:] for n in killed
         )
+
+
+@pytest.fixture
+def dashboard(ros_domain_id: int, tmp_path: Path) -> Iterator[Serve]:
+    """Factory: ``serve(**dashboard_kwargs)`` starts the dashboard on this test's domain and run database
+    (the one ``cell_graph`` uses) and returns an httpx client for it. Teardown stops every server and checks
+    that its HTTP thread ended and its ROS client was closed."""
+    servers: list[tuple[DashboardServer, httpx.Client, Dashboard]] = []
+
+    def serve(**kwargs: Any) -> httpx.Client:
+        dash = Dashboard(domain_id=ros_domain_id, db_path=tmp_path / "runs.sqlite3", **kwargs)
+        server = DashboardServer(create_app(dash), "127.0.0.1", 0)
+        server.start()
+        http = httpx.Client(base_url=server.url, timeout=30.0)
+        servers.append((server, http, dash))
+        return http
+
+    yield serve
+    for server, http, dash in servers:
+        http.close()
+        thread = server.thread
+        server.stop()
+        assert thread is not None and not thread.is_alive()
+        assert not dash.connected, "the ROS client was not closed"
+    alive = [t.name for t in threading.enumerate() if t.name == "dashboard-http"]
+    assert not alive, f"dashboard threads still running: {alive}"

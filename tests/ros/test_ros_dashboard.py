@@ -10,9 +10,8 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ import pytest
 from flexcell_ros.bringup import Graph
 from flexcell_ros.cell_manager import allowed_commands
 from flexcell_ros.client import CellClient
-from flexcell_ros.dashboard import Dashboard, DashboardServer, create_app
 
 pytestmark = pytest.mark.ros
 
@@ -30,32 +28,6 @@ Start = Callable[..., tuple[Graph, CellClient]]
 Serve = Callable[..., httpx.Client]
 FLEXCELL = [sys.executable, "-m", "flexcell.cli"]
 BUTTONS = ("btn-start", "btn-pause", "btn-resume", "btn-stop", "btn-reset", "btn-load")
-
-
-@pytest.fixture
-def dashboard(ros_domain_id: int, tmp_path: Path) -> Iterator[Serve]:
-    """Factory: ``serve(**dashboard_kwargs)`` starts the dashboard on this test's domain and run database
-    (the one ``cell_graph`` uses) and returns an httpx client for it. Teardown stops every server and checks
-    that its HTTP thread ended and its ROS client was closed."""
-    servers: list[tuple[DashboardServer, httpx.Client, Dashboard]] = []
-
-    def serve(**kwargs: Any) -> httpx.Client:
-        dash = Dashboard(domain_id=ros_domain_id, db_path=tmp_path / "runs.sqlite3", **kwargs)
-        server = DashboardServer(create_app(dash), "127.0.0.1", 0)
-        server.start()
-        http = httpx.Client(base_url=server.url, timeout=30.0)
-        servers.append((server, http, dash))
-        return http
-
-    yield serve
-    for server, http, dash in servers:
-        http.close()
-        thread = server.thread
-        server.stop()
-        assert thread is not None and not thread.is_alive()
-        assert not dash.connected, "the ROS client was not closed"
-    alive = [t.name for t in threading.enumerate() if t.name == "dashboard-http"]
-    assert not alive, f"dashboard threads still running: {alive}"
 
 
 def _status(http: httpx.Client) -> dict[str, Any]:

@@ -303,6 +303,7 @@ PAGE_HTML = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>flexcell cell</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --bg: #f4f5f7; --card: #fff; --ink: #1d2330; --dim: #6b7385; }
   * { box-sizing: border-box; }
