@@ -72,10 +72,10 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             raise _fail(str(e)) from None
         web = None
         if dashboard:
-            from flexcell_ros.dashboard import manager_db_path
+            from flexcell_ros.dashboard import manager_paths
 
-            db_path = manager_db_path(graph.params)
-            web = _dashboard_server(dashboard_host, dashboard_port, domain_id, db_path, "--dashboard-port")
+            paths = manager_paths(graph.params)
+            web = _dashboard_server(dashboard_host, dashboard_port, domain_id, paths, "--dashboard-port")
         # Ctrl-C (SIGINT) and SIGTERM both stop the graph cleanly; install the handlers explicitly because a
         # process started from a non-interactive shell inherits SIGINT as ignored.
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -141,18 +141,20 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         """Operator web dashboard of a running cell graph (state, commands, progress, run history)."""
         _ros_or_exit()
         from flexcell_ros.bringup import merged_params
-        from flexcell_ros.dashboard import manager_db_path
+        from flexcell_ros.dashboard import manager_paths
         from flexcell_ros.params import ParamError
 
         if domain_id is not None and not 0 <= domain_id <= 232:
             raise _fail(f"--domain-id {domain_id}: must be in 0..232")
         try:
-            db_path = db if db is not None else manager_db_path(merged_params(params, None))
+            paths = manager_paths(merged_params(params, None))
         except ParamError as e:
             raise _fail(str(e)) from None
+        if db is not None:
+            paths["db_path"] = db
         _set_domain(None)  # loopback discovery unless the environment says otherwise
-        web = _dashboard_server(host, port, domain_id, db_path, "--port")
-        out.print(f"dashboard on {web.url} (run history {db_path}); Ctrl-C to stop", highlight=False)
+        web = _dashboard_server(host, port, domain_id, paths, "--port")
+        out.print(f"dashboard on {web.url} (run history {paths['db_path']}); Ctrl-C to stop", highlight=False)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler found at
         # start-up: make that a KeyboardInterrupt for both (a non-interactive shell may pass SIGINT ignored).
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -230,7 +232,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
 
 
 def _dashboard_server(
-    host: str, port: int, domain_id: int | None, db_path: Path, port_flag: str
+    host: str, port: int, domain_id: int | None, paths: dict[str, Path], port_flag: str
 ) -> DashboardServer:
     """A bound (not yet serving) dashboard server: a port in use stops the command with one line, before
     anything starts."""
@@ -239,7 +241,17 @@ def _dashboard_server(
     if not 0 <= port <= 65535:
         raise _fail(f"{port_flag} {port}: must be in 0..65535")
     try:
-        return DashboardServer(create_app(domain_id=domain_id, db_path=db_path), host, port, "warning")
+        return DashboardServer(
+            create_app(
+                domain_id=domain_id,
+                db_path=paths["db_path"],
+                variants_dir=paths["variants_dir"],
+                workflows_dir=paths["workflows_dir"],
+            ),
+            host,
+            port,
+            "warning",
+        )
     except OSError as e:
         raise _fail(f"{port_flag} {port}: cannot serve on {host}:{port} ({e.strerror or e})") from None
 

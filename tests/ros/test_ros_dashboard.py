@@ -6,6 +6,7 @@ manager's SQLite file; the test's own ROS client cross-checks what the dashboard
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -98,6 +99,43 @@ def test_page_and_errors_without_a_manager(dashboard: Serve) -> None:
     assert http.get("/api/runs", params={"limit": 0}).status_code == 422
     assert http.post("/api/status").status_code == 405
     assert http.post("/api/launch").status_code == 404
+
+
+def _variant_tree(root: Path) -> tuple[Path, Path]:
+    """Variants ``a_ok`` (planned, validation passed), ``b_failed`` (planned, validation failed),
+    ``c_new`` (not planned), ``d_unchecked`` (planned, never validated) and a directory without variant.yaml."""
+    variants, workflows = root / "variants", root / "workflows"
+    for name in ("a_ok", "b_failed", "c_new", "d_unchecked"):
+        (variants / name).mkdir(parents=True)
+        (variants / name / "variant.yaml").write_text("parts: []\n")
+    (variants / "notes").mkdir()
+    for name, verdict in (("a_ok", True), ("b_failed", False), ("d_unchecked", None)):
+        (workflows / name).mkdir(parents=True)
+        (workflows / name / "workflow.yaml").write_text("variant: " + name + "\n")
+        if verdict is not None:
+            tasks = [{"task": "t0", "pass": verdict}]
+            (workflows / name / "validation.json").write_text(json.dumps({"passed": verdict, "tasks": tasks}))
+    return variants, workflows
+
+
+def test_variant_list_says_what_is_planned_and_validated(dashboard: Serve, tmp_path: Path) -> None:
+    variants, workflows = _variant_tree(tmp_path)
+    http = dashboard(service_timeout_s=0.5, variants_dir=variants, workflows_dir=workflows)
+    body = http.get("/api/variants").json()
+    assert body["variants_dir"] == str(variants)
+    by_name = {v["name"]: v for v in body["variants"]}
+    assert list(by_name) == ["a_ok", "b_failed", "c_new", "d_unchecked"]  # sorted, "notes" left out
+    assert by_name["a_ok"]["planned"] and by_name["a_ok"]["validated"] is True
+    assert (
+        by_name["b_failed"]["validated"] is False
+        and "validation failed (tasks t0)" in by_name["b_failed"]["note"]
+    )
+    assert not by_name["c_new"]["planned"] and by_name["c_new"]["validated"] is None
+    assert by_name["d_unchecked"]["planned"] and by_name["d_unchecked"]["validated"] is None
+    # no variants directory configured (or missing): an empty list, not an error
+    assert dashboard().get("/api/variants").json() == {"variants_dir": None, "variants": []}
+    missing = dashboard(variants_dir=tmp_path / "nowhere").get("/api/variants").json()
+    assert missing == {"variants_dir": str(tmp_path / "nowhere"), "variants": []}
 
 
 def test_allowed_commands_follow_the_manager_state_machine() -> None:

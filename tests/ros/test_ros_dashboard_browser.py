@@ -84,13 +84,28 @@ def browser() -> Iterator[Browser]:
     assert not b.js_errors, f"the page's script failed: {b.js_errors}"
 
 
-def test_browser_without_a_manager_shows_offline(dashboard: Serve, browser: Browser) -> None:
-    http = dashboard(service_timeout_s=0.5)
+def test_browser_without_a_manager_shows_offline(dashboard: Serve, browser: Browser, tmp_path: Path) -> None:
+    variants = tmp_path / "variants"
+    for name in ("gear_kit", "sensor_kit"):
+        (variants / name).mkdir(parents=True)
+        (variants / name / "variant.yaml").write_text("parts: []\n")
+    (tmp_path / "build" / "sensor_kit").mkdir(parents=True)
+    (tmp_path / "build" / "sensor_kit" / "workflow.yaml").write_text("variant: sensor_kit\n")
+    (tmp_path / "build" / "sensor_kit" / "validation.json").write_text('{"passed": true, "tasks": []}')
+    http = dashboard(service_timeout_s=0.5, variants_dir=variants, workflows_dir=tmp_path / "build")
     browser.page.goto(str(http.base_url))
     browser.expect_state("OFFLINE")
     sync_api.expect(browser.page.locator("#conn")).to_contain_text("cell manager not reachable")
     for button in (*COMMANDS, "load"):
         sync_api.expect(browser.page.locator(f"#btn-{button}")).to_be_disabled()
+    # the variants the manager would load by name, read from disk: shown even while the cell is offline
+    rows = browser.page.locator("#variants tbody tr")
+    sync_api.expect(rows).to_have_count(2)
+    sync_api.expect(rows.nth(0)).to_contain_text("gear_kit")
+    sync_api.expect(rows.nth(0)).to_contain_text("not planned yet")
+    sync_api.expect(rows.nth(1)).to_contain_text("planned, validated in simulation")
+    rows.nth(1).click()
+    sync_api.expect(browser.page.locator("#variant-input")).to_have_value("sensor_kit")
     # the page asked nothing but the status (503: no manager), and found everything it loads
     assert browser.http_errors and set(browser.http_errors) == {(503, "/api/status")}, browser.http_errors
 

@@ -27,9 +27,9 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from flexcell_ros.cell_manager import allowed_commands
+from flexcell_ros.cell_manager import allowed_commands, validation_verdict
 from flexcell_ros.client import CellClient
-from flexcell_ros.params import DEFAULT_DB_PATH, REPO
+from flexcell_ros.params import REPO, CellManagerParams
 from flexcell_ros.run_store import recent_runs
 
 COMMANDS = ("start", "pause", "resume", "stop", "reset")
@@ -54,6 +54,8 @@ class Dashboard:
     answer_timeout_s : how long a start/pause/... waits for the manager's answer
     load_timeout_s : how long a load waits (the manager may plan the variant first)
     stale_after_s : /cell/status older than this means the manager is gone (it publishes at 10 Hz)
+    variants_dir, workflows_dir : where the manager resolves variant names and keeps their planned
+        workflows (``cell_manager.variants_dir`` / ``workflows_dir``); None = no variant list
     """
 
     def __init__(
@@ -65,6 +67,8 @@ class Dashboard:
         answer_timeout_s: float = 15.0,
         load_timeout_s: float = 900.0,
         stale_after_s: float = 3.0,
+        variants_dir: Path | str | None = None,
+        workflows_dir: Path | str | None = None,
     ) -> None:
         self.domain_id = domain_id
         self.db_path = Path(db_path) if db_path else None
@@ -72,6 +76,8 @@ class Dashboard:
         self.answer_timeout_s = answer_timeout_s
         self.load_timeout_s = load_timeout_s
         self.stale_after_s = stale_after_s
+        self.variants_dir = Path(variants_dir) if variants_dir else None
+        self.workflows_dir = Path(workflows_dir) if workflows_dir else None
         self._client = client
         self._owns_client = client is None
         # A load can take minutes (planning): one at a time, later ones are refused instead of queued.
@@ -164,6 +170,26 @@ class Dashboard:
             "infeasible_parts": [str(p) for p in resp.infeasible_parts],
         }
 
+    # --- variants ------------------------------------------------------------------------------------
+    def variants(self) -> dict[str, Any]:
+        """The variants the manager can load by name, each with whether it is planned and validated."""
+        if self.variants_dir is None or not self.variants_dir.is_dir():
+            return {"variants_dir": str(self.variants_dir) if self.variants_dir else None, "variants": []}
+        found = []
+        for vdir in sorted(d for d in self.variants_dir.iterdir() if (d / "variant.yaml").is_file()):
+            wf = self.workflows_dir / vdir.name / "workflow.yaml" if self.workflows_dir else None
+            planned = wf is not None and wf.is_file()
+            validated, note = validation_verdict(wf, run_if_missing=False) if wf and planned else (None, "")
+            found.append(
+                {
+                    "name": vdir.name,
+                    "planned": planned,
+                    "validated": validated,
+                    "note": note if planned else "not planned yet (loading plans it first)",
+                }
+            )
+        return {"variants_dir": str(self.variants_dir), "variants": found}
+
     # --- history -------------------------------------------------------------------------------------
     def runs(self, limit: int) -> dict[str, Any]:
         if self.db_path is None:
@@ -221,6 +247,10 @@ def create_app(dashboard: Dashboard | None = None, **kwargs: Any) -> FastAPI:
     for name in COMMANDS:
         app.post(f"/api/{name}", summary=f"/cell_manager/{name}")(_command_endpoint(name))
 
+    @app.get("/api/variants")
+    def variants() -> dict[str, Any]:
+        return dash.variants()
+
     @app.get("/api/runs")
     def runs(limit: int = Query(20, ge=1, le=500)) -> dict[str, Any]:
         return dash.runs(limit)
@@ -232,11 +262,16 @@ def create_app(dashboard: Dashboard | None = None, **kwargs: Any) -> FastAPI:
     return app
 
 
-def manager_db_path(params: dict[str, dict[str, Any]]) -> Path:
-    """The cell manager's run database in a parameter set (``bringup.merged_params``); a relative path is
-    relative to the repository, the nodes' working directory."""
-    path = Path(str(params.get("cell_manager", {}).get("db_path") or DEFAULT_DB_PATH))
-    return path if path.is_absolute() else REPO / path
+def manager_paths(params: dict[str, dict[str, Any]]) -> dict[str, Path]:
+    """``db_path``, ``variants_dir`` and ``workflows_dir`` of the cell manager in a parameter set
+    (``bringup.merged_params``; a key not set takes the node's default). A relative path is relative to the
+    repository, the nodes' working directory."""
+    given = params.get("cell_manager", {})
+    out = {}
+    for key in ("db_path", "variants_dir", "workflows_dir"):
+        path = Path(str(given.get(key) or CellManagerParams.model_fields[key].default))
+        out[key] = path if path.is_absolute() else REPO / path
+    return out
 
 
 class DashboardServer:
@@ -326,6 +361,7 @@ PAGE_HTML = """<!doctype html>
   .bar { height: 14px; background: #e3e6eb; border-radius: 7px; overflow: hidden; margin-top: 0.4em; }
   #bar-fill { height: 100%; width: 0; background: #1a7f37; transition: width 0.3s; }
   #fault { color: #cf222e; font-weight: 600; white-space: pre-wrap; }
+  #fault.none { color: var(--dim); font-weight: normal; }
   .buttons { display: flex; flex-wrap: wrap; gap: 0.5em; margin-top: 0.8em; }
   button { font: inherit; font-weight: 600; padding: 0.6em 1.2em; border: 0; border-radius: 6px;
            cursor: pointer; color: #fff; background: #1f6feb; }
@@ -343,6 +379,8 @@ PAGE_HTML = """<!doctype html>
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   .r-completed { color: #1a7f37; } .r-fault { color: #cf222e; } .r-running { color: #1f6feb; }
   .r-stopped, .r-aborted { color: #8250df; }
+  #variants tbody tr { cursor: pointer; } #variants tbody tr:hover { background: #eef3fd; }
+  .v-ok { color: #1a7f37; } .v-failed { color: #cf222e; } .v-none { color: var(--dim); }
 </style>
 </head>
 <body>
@@ -359,7 +397,9 @@ PAGE_HTML = """<!doctype html>
       <button id="btn-reset" data-cmd="reset" disabled>Reset</button>
     </div>
     <form class="load" id="load-form">
-      <input id="variant-input" placeholder="variant name (cad_parts/) or workflow.yaml path" required>
+      <input id="variant-input" list="variant-names" autocomplete="off"
+             placeholder="variant name (cad_parts/) or workflow.yaml path" required>
+      <datalist id="variant-names"></datalist>
       <button id="btn-load" type="submit" disabled>Load variant</button>
     </form>
     <div id="message"></div>
@@ -374,7 +414,12 @@ PAGE_HTML = """<!doctype html>
     </dl>
   </section>
   <section class="card">
-    <h2 style="margin-top:0;font-size:1.1em">Run history</h2>
+    <h2 style="margin-top:0;font-size:1.1em">Variants</h2>
+    <table id="variants">
+      <thead><tr><th>variant</th><th>status</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <h2 style="font-size:1.1em">Run history</h2>
     <table id="runs">
       <thead><tr><th>started</th><th>variant</th><th>state</th><th class="num">cycle time</th>
         <th class="num">tasks</th><th>faults</th></tr></thead>
@@ -417,6 +462,7 @@ function render(st) {
   $("last-cycle").textContent = st.last_cycle_time_s ? fmtS(st.last_cycle_time_s) : "\\u2013";
   $("runs-completed").textContent = st.runs_completed;
   $("fault").textContent = st.last_fault || "\\u2013";
+  $("fault").className = st.last_fault ? "" : "none";
   for (const c of COMMANDS) $("btn-" + c).disabled = busy || !st.allowed[c];
   $("btn-load").disabled = busy || !st.allowed.load_variant;
 }
@@ -464,6 +510,36 @@ async function loadRuns() {
   } catch (e) { /* the status poll reports the connection */ }
 }
 
+function variantStatus(v) {
+  if (!v.planned) return ["not planned yet", "v-none"];
+  if (v.validated === true) return ["planned, validated in simulation", "v-ok"];
+  if (v.validated === false) return ["validation failed", "v-failed"];
+  return ["planned, not validated", "v-none"];
+}
+
+async function loadVariants() {
+  try {
+    const r = await fetch("/api/variants", {cache: "no-store"});
+    if (!r.ok) return;
+    const body = await r.json();
+    const tbody = $("variants").querySelector("tbody");
+    tbody.replaceChildren();
+    $("variant-names").replaceChildren();
+    for (const v of body.variants) {
+      const tr = document.createElement("tr");
+      const [text, cls] = variantStatus(v);
+      cell(tr, v.name);
+      cell(tr, text, cls);
+      tr.title = v.note;
+      tr.addEventListener("click", () => { $("variant-input").value = v.name; });
+      tbody.appendChild(tr);
+      const opt = document.createElement("option");
+      opt.value = v.name;
+      $("variant-names").appendChild(opt);
+    }
+  } catch (e) { /* the status poll reports the connection */ }
+}
+
 async function post(path, body) {
   busy = true;
   for (const c of COMMANDS) $("btn-" + c).disabled = true;
@@ -483,6 +559,7 @@ async function post(path, body) {
   } finally {
     busy = false;
     pollStatus();
+    if (path === "/api/load_variant") loadVariants();  // a load may have planned and validated it
   }
 }
 
@@ -492,6 +569,7 @@ $("load-form").addEventListener("submit", (ev) => {
   post("/api/load_variant", {variant: $("variant-input").value.trim()});
 });
 pollStatus();
+loadVariants();
 setInterval(pollStatus, 500);
 </script>
 </body>
