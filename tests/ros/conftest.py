@@ -39,6 +39,12 @@ def workflow_2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_workflow(tmp_path_factory.mktemp("wf2"), 2)
 
 
+@pytest.fixture(scope="session")
+def workflow_operator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two tasks: the robot places box0 (feeder A1 -> fixture), the worker box1 (feeder C3 -> feeder)."""
+    return build_workflow(tmp_path_factory.mktemp("wf_op"), 2, operator_tasks=(1,))
+
+
 @pytest.fixture
 def cell_graph(ros_domain_id: int, tmp_path: Path) -> Iterator[Callable[..., tuple[Graph, CellClient]]]:
     """Factory: ``start(rtf=..., **node_overrides)`` brings up the graph and a client on this test's domain.

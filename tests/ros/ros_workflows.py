@@ -17,8 +17,9 @@ from workflow_gen.model import Workflow, load_workflow, save_workflow
 TASKS: tuple[tuple[tuple[str, str], str], ...] = ((("feeder", "A1"), "fixture"), (("feeder", "C3"), "feeder"))
 
 
-def build_workflow(out_dir: Path, n_tasks: int = 1) -> Path:
-    """A workflow of ``n_tasks`` scripted box pick-and-places; returns its workflow.yaml."""
+def build_workflow(out_dir: Path, n_tasks: int = 1, operator_tasks: tuple[int, ...] = ()) -> Path:
+    """A workflow of ``n_tasks`` scripted box pick-and-places; returns its workflow.yaml. The tasks whose
+    index is in ``operator_tasks`` are the worker's instead (no robot steps, instructions)."""
     cell = load_cell()
     merged: Workflow | None = None
     trajs = {}
@@ -42,6 +43,15 @@ def build_workflow(out_dir: Path, n_tasks: int = 1) -> Path:
                 upd["detach"] = name
             steps.append(s.model_copy(update=upd))
         task = task.model_copy(update={"id": f"t{i}", "part": name, "steps": steps})
+        if i in operator_tasks:
+            task = task.model_copy(
+                update={
+                    "actor": "operator",
+                    "grasp": None,
+                    "steps": [],
+                    "instructions": [f"Take {name} from {slot[0]} slot {slot[1]}.", f"Put it on {target}."],
+                }
+            )
         if merged is None:
             merged = wf.model_copy(update={"parts": [part], "tasks": [task], "variant": "scripted_boxes"})
         else:

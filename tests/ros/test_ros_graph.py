@@ -211,6 +211,35 @@ def test_cell_manager_crash_is_offered_for_resume_and_nothing_is_placed_twice(
     store.close()
 
 
+def test_operator_task_pauses_the_cell_until_the_worker_confirms(
+    cell_graph: Start, workflow_operator: Path, tmp_path: Path
+) -> None:
+    _graph, client = cell_graph()
+    _load_and_start(client, workflow_operator)
+    # the robot's task, then the cell pauses by itself and shows the worker what to do
+    client.wait_for(
+        lambda: client.status is not None and client.status.state_name == "PAUSED", 90.0, "the operator pause"
+    )
+    status = client.status
+    assert status is not None and status.task_index == 1, status
+    assert status.task_description == "operator: Take box1 from feeder slot C3. Put it on feeder."
+    targets = _targets(workflow_operator)
+    assert float(np.linalg.norm(client.part_poses["box0"][:3, 3] - targets["box0"])) < PLACE_TOL_M
+    # it stays paused, the arm at rest, until the worker confirms (nothing confirms it for them)
+    time.sleep(1.5)
+    assert client.status is not None and client.status.state_name == "PAUSED"
+    assert np.max(np.abs(client.joint_samples()[-1].qd)) < 0.01
+    assert client.trigger("resume").success
+    status = client.wait_state("IDLE", 30.0)
+    assert status.runs_completed == 1 and status.task_index == 2, status
+    time.sleep(0.2)
+    _assert_placed(client, workflow_operator)  # box1 where the worker put it (the sim did it for them)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    run_id = store.latest_run_id()
+    assert run_id is not None and store.task_places(run_id) == {0: 1, 1: 1}
+    store.close()
+
+
 def test_planned_variant_end_to_end(cell_graph: Start, repo: Path) -> None:
     """The example kit planned by workflow_gen (planned on first use, then reused from build/)."""
     _graph, client = cell_graph(

@@ -1,7 +1,8 @@
 """``cell_manager`` node: the operator's state machine over one cell, and the run history.
 
 States (flexcell_interfaces/msg/CellStatus): IDLE (nothing to run, or the last run finished), READY (a
-variant is loaded), RUNNING, PAUSED (held at the next step boundary), FAULT (a step failed or the executor
+variant is loaded), RUNNING, PAUSED (held at the next step boundary; also entered by itself at an operator task, whose
+instructions are then the task description and whose confirmation is ``resume``), FAULT (a step failed or the executor
 was lost; ``resume`` retries, ``reset`` abandons the run), ESTOP (``stop`` halted the arm during a run; ``reset`` clears; outside a run ``stop`` only halts the arm).
 
 Services
@@ -139,6 +140,8 @@ class CellManagerNode(Node):
         self.task_count = 0
         self.task_index = 0
         self.task_description = ""
+        # (run, task) of the operator task the cell last paused for: each is paused for once
+        self.operator_wait: tuple[str | None, int] | None = None
         self.joint_names: list[str] = []
         self.run_id: str | None = None
         self.cycle_time_s = 0.0
@@ -413,6 +416,17 @@ class CellManagerNode(Node):
             self.last_feedback_wall = time.monotonic()
             self.task_index, self.task_description = int(fb.task_index), str(fb.task_description)
             self.cycle_time_s = self.cycle_base_s + float(fb.elapsed_s)
+            # An operator task: pause once for it, with its instructions as the task description; the
+            # worker's resume confirms it (the executor waits for that pause and resume).
+            operator_wait = (self.run_id, self.task_index)
+            pause_for_operator = (
+                fb.phase == "operator" and self.state == S.RUNNING and self.operator_wait != operator_wait
+            )
+            if pause_for_operator:
+                self.operator_wait = operator_wait
+        if pause_for_operator:
+            self.get_logger().info(f"waiting for the operator: {self.task_description}")
+            self._set_state(S.PAUSED)
 
     def on_result(self, seq: int, fut: Future) -> None:
         res = fut.result()

@@ -13,6 +13,8 @@ Subscribes
     ``/gripper_controller/commands`` (std_msgs/Float64MultiArray): ``[width_m, force_n]``.
     ``/sim/return_part`` (std_msgs/String): put the named part back at its start pose (what an operator
     does with a dropped part before a retry).
+    ``/sim/operator_place`` (std_msgs/String): put the named part at its target pose (what the worker does
+    for an operator task, once confirmed).
     ``/sim/inject`` (std_msgs/String): ``drop`` opens the jaws at once (a lost gripper, for fault tests).
 Services
     ``/sim/load_workflow`` (flexcell_interfaces/srv/LoadVariant, ``variant`` = workflow.yaml): rebuild the
@@ -107,6 +109,9 @@ class SimCellNode(Node):
             Float64MultiArray, "/gripper_controller/commands", self.on_gripper, 10, callback_group=group
         )
         self.create_subscription(String, "/sim/return_part", self.on_return_part, 10, callback_group=group)
+        self.create_subscription(
+            String, "/sim/operator_place", self.on_operator_place, 10, callback_group=group
+        )
         self.create_subscription(String, "/sim/inject", self.on_inject, 10, callback_group=group)
         self.create_service(LoadVariant, "/sim/load_workflow", self.on_load_workflow)
         self.create_service(Trigger, "/sim/reset", self.on_reset)
@@ -161,13 +166,21 @@ class SimCellNode(Node):
         )
 
     def on_return_part(self, msg: String) -> None:
-        name = msg.data
+        self._put_part("/sim/return_part", msg.data, target=False)
+
+    def on_operator_place(self, msg: String) -> None:
+        self._put_part("/sim/operator_place", msg.data, target=True)
+
+    def _put_part(self, topic: str, name: str, target: bool) -> None:
+        """Put a part at its start or target pose of the loaded workflow, as a worker's hand does."""
         with self.lock:
-            starts = {p.name: p.T_world_start.matrix() for p in self.sim.parts}
-            if name not in starts:
-                self.get_logger().error(f"/sim/return_part: no part {name!r}")
+            poses = {
+                p.name: (p.T_world_target if target else p.T_world_start).matrix() for p in self.sim.parts
+            }
+            if name not in poses:
+                self.get_logger().error(f"{topic}: no part {name!r}")
                 return
-            place_part(self.sim, name, starts[name])
+            place_part(self.sim, name, poses[name])
 
     def _call_locked(self, fn: Callable[[], str]) -> tuple[bool, str]:
         """Run ``fn`` between physics ticks (services that rebuild or reset the sim); restart the time base."""

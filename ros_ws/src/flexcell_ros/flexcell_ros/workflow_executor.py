@@ -7,6 +7,8 @@ Publishes
     ``/arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory): each planned motion, and an empty
     trajectory to stop.
     ``/gripper_controller/commands`` (std_msgs/Float64MultiArray): ``[width_m, force_n]``.
+    ``/sim/operator_place`` (std_msgs/String): the part of a confirmed operator task, so that a simulated
+    cell puts it where the worker did (a real cell has no subscriber).
 Subscribes
     ``/joint_states`` (sensor_msgs/JointState): arm joints + ``finger_left_joint`` (width / 2); its stamps
     (sim time on the simulated cell) time every wait.
@@ -15,6 +17,10 @@ Subscribes
     ``/cell/status`` (flexcell_interfaces/msg/CellStatus): PAUSED holds execution at the next step boundary.
 Parameters
     see :class:`flexcell_ros.params.WorkflowExecutorParams`.
+
+An operator task (``actor: operator``, a part the robot cannot handle) is reported as feedback with phase
+``operator`` and the instructions as the task description; the manager pauses the cell and shows them, and
+the worker's Resume confirms the task (see :meth:`WorkflowExecutorNode._run_operator_task`).
 
 Progress goes to the SQLite run store (:mod:`flexcell_ros.run_store`) after every step, so a goal with
 ``start_task = -1`` resumes a run at its first unfinished step. A step is never repeated once recorded, in
@@ -66,6 +72,10 @@ GRIPPER_STILL_M = 5e-4
 GRIPPER_STILL_S = 0.02
 GRIPPER_STILL_SPEED_M_S = 0.01
 GRIPPER_NO_MOVE_MARGIN_S = 0.5
+# An operator task: how often the pause / resume that confirms it is looked at (wall s, also the feedback
+# heartbeat), and how long the simulated part is given after the worker's place before it is checked (sim s).
+OPERATOR_POLL_S = 0.1
+OPERATOR_SETTLE_S = 0.2
 
 
 class StepFault(RuntimeError):
@@ -166,6 +176,7 @@ class WorkflowExecutorNode(Node):
         )
         self.pub_traj = self.create_publisher(JointTrajectoryMsg, "/arm_controller/joint_trajectory", 10)
         self.pub_grip = self.create_publisher(Float64MultiArray, "/gripper_controller/commands", 10)
+        self.pub_operator_place = self.create_publisher(String, "/sim/operator_place", 10)
         self.create_subscription(JointState, "/joint_states", self.on_joint_state, 10, callback_group=topics)
         self.create_subscription(PoseArray, "/sim/part_poses", self.on_part_poses, 10, callback_group=topics)
         self.create_subscription(
@@ -331,10 +342,10 @@ class WorkflowExecutorNode(Node):
             task_index=ti, task_count=len(wf.tasks), task_id=task.id, task_description=task.description
         )
         if task.actor != "robot":
-            # The embedded cell has no operator station: log the instructions and count the task done.
-            self.get_logger().info(f"operator task {task.id}: {'; '.join(task.instructions)}")
-            self.store.finish_step(run_id, ti, 0, "operator", released=False)
-            self.store.finish_task(run_id, ti, 0.0)
+            task_start = self.wait_state().stamp_s
+            self._run_operator_task(goal, fb, sim_t0, task)
+            self.store.finish_step(run_id, ti, 0, "operator", released=True)
+            self.store.finish_task(run_id, ti, self.wait_state().stamp_s - task_start)
             return
         held = held_part_before(task, first_step)
         task_start = self.wait_state().stamp_s
@@ -371,6 +382,38 @@ class WorkflowExecutorNode(Node):
         self._feedback(goal, fb, sim_t0)
         self.step_done_wall = None
         self.store.finish_task(run_id, ti, self.wait_state().stamp_s - task_start, self.task_overhead_s)
+
+    def _run_operator_task(
+        self, goal: ServerGoalHandle, fb: ExecuteWorkflow.Feedback, sim_t0: float, task: Task
+    ) -> None:
+        """A task for the worker at the cell: wait for the cell to pause and be resumed.
+
+        The feedback (phase ``operator``, the instructions as the description) makes the manager pause the
+        cell and show the instructions; the worker does the task and presses Resume, which is the
+        confirmation. The arm stands still meanwhile (it is at the end of the previous task). On a simulated
+        cell the part is then put at its target (``/sim/operator_place``, what the worker did) and checked.
+        """
+        fb.phase, fb.task_progress = "operator", 0.0
+        fb.task_description = "operator: " + " ".join(task.instructions or [task.description])
+        self.get_logger().info(f"operator task {task.id}: {fb.task_description}")
+        seen_pause = False
+        while not seen_pause or self.paused:
+            if goal.is_cancel_requested:
+                raise Canceled()
+            seen_pause = seen_pause or self.paused
+            self._feedback(goal, fb, sim_t0)
+            time.sleep(OPERATOR_POLL_S)
+        if goal.is_cancel_requested:
+            raise Canceled()
+        self.pub_operator_place.publish(String(data=task.part))
+        # the place reaches the sim on its own topic: give it a few sim steps before checking the pose
+        t_pub = self.wait_state().stamp_s
+        while self.wait_state(t_pub).stamp_s < t_pub + OPERATOR_SETTLE_S:
+            pass
+        self.check_placement(task)
+        fb.phase, fb.task_progress = "done", 1.0
+        fb.task_description = task.description
+        self._feedback(goal, fb, sim_t0)
 
     def _feedback(self, goal: ServerGoalHandle, fb: ExecuteWorkflow.Feedback, sim_t0: float) -> None:
         st = self.state
