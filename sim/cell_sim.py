@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mujoco
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from cell_config import Cell, load_cell
 from motion.trajectory import JointTrajectory
@@ -167,6 +168,23 @@ class CellSim:
         self.gripper.command(width_m, force_n)
         f = self.gripper.force_n
         self.model.actuator_forcerange[self.cm.gripper_actuator] = (-f, f)
+
+    def place_part(self, name: str, T_world_part: np.ndarray) -> None:
+        """Put part ``name`` at ``T_world_part (4, 4)`` at rest, as a worker sets it down by hand.
+
+        A part resting in a feeder sleeps; ``mj_forward`` wakes it up because its pose changed, so it settles
+        where it is put (``tests/sim/test_validate.py`` drops one from 5 cm to prove it).
+        """
+        m, d = self.model, self.data
+        jid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, f"part:{name}")
+        if jid < 0:
+            raise KeyError(f"no part {name!r} in the simulation (parts: {sorted(self.cm.part_qpos)})")
+        adr, dof = self.cm.part_qpos[name], int(m.jnt_dofadr[jid])
+        quat_xyzw = Rotation.from_matrix(np.asarray(T_world_part)[:3, :3]).as_quat()
+        d.qpos[adr : adr + 3] = T_world_part[:3, 3]
+        d.qpos[adr + 3 : adr + 7] = np.roll(quat_xyzw, 1)  # MuJoCo: w, x, y, z
+        d.qvel[dof : dof + 6] = 0.0
+        mujoco.mj_forward(m, d)  # wakes the part's tree: its qpos changed while it slept (tested)
 
     # --- stepping -------------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:

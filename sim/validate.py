@@ -11,6 +11,11 @@ contacts   the robot touched nothing but the task's own part with its gripper, a
            obstacle (table, fences, columns, fault obstacles)
 tracking   every trajectory finished (the arm controller did not abort on a path tolerance)
 
+An operator task (a part the robot cannot handle) is done as the worker would: the part is put at its target
+pose by hand (:meth:`CellSim.place_part`), so later robot tasks find it there; it passes when the part rests
+within the same placement tolerance and the robot touched nothing meanwhile. ``tasks_total`` and
+``tasks_passed`` count robot tasks, ``operator_tasks`` and ``operator_tasks_passed`` the operator's.
+
 A task that starts where the arm is not (after an earlier task failed and aborted its motion) starts with
 the arm put back at its first trajectory point, so every task is judged on its own; the task says so in its
 failures. The whole replay is deterministic (MuJoCo is, and nothing here depends on wall time), so the same
@@ -64,6 +69,7 @@ class TaskResult:
     tracking: str
     failures: list[str]
     duration_s: float
+    actor: str = "robot"
 
 
 @dataclass
@@ -72,17 +78,20 @@ class ValidationResult:
     variant: str
     fault: str | None
     tasks: list[TaskResult]
-    tasks_total: int
-    tasks_passed: int
+    tasks_total: int  # robot tasks
+    tasks_passed: int  # robot tasks passed
     operator_tasks: int
     cycle_time_s: float
     sim_real_time_factor: float
     infeasible: list[str] = field(default_factory=list)
     final_state_sha256: str = ""  # hash of the final qpos/qvel bytes: equal runs are equal bit for bit
 
+    operator_tasks_passed: int = 0
+
     @property
     def passed(self) -> bool:
-        return self.tasks_passed == self.tasks_total
+        """Every robot task and every operator task passed."""
+        return self.tasks_passed == self.tasks_total and self.operator_tasks_passed == self.operator_tasks
 
     def to_json(self) -> dict[str, object]:
         """validation.json content: per task ``pass`` and its numbers, then the totals."""
@@ -127,7 +136,7 @@ class _Replay:
         self.max_lift = 0.0
         self.wall_s = 0.0
 
-    def _advance(self, n: int, task: str) -> None:
+    def _advance(self, n: int, task: str, frames: bool = True) -> None:
         sim = self.sim
         t0 = time.perf_counter()
         sim.step(n)
@@ -141,7 +150,8 @@ class _Replay:
                 self.max_slip, float(np.linalg.norm(T_tcp_part[:3, 3] - self.T_tcp_part0[:3, 3]))
             )
             self.max_lift = max(self.max_lift, float(T_part[2, 3] - self.z0))
-        if self.on_frame is not None and before // self.tick_steps != self.steps_done // self.tick_steps:
+        tick = before // self.tick_steps != self.steps_done // self.tick_steps
+        if frames and self.on_frame is not None and tick:
             self.on_frame(sim, task, "tick")
 
     def _run_until(
@@ -263,6 +273,55 @@ class _Replay:
             duration_s=round(sim.time_s - t_start, 4),
         )
 
+    def run_operator_task(self, task: Task) -> TaskResult:
+        """The worker puts the part at its target by hand; passed when it rests there (robot tolerances).
+
+        The part is set down at ``T_world_part_place`` (where it lay in the feeder does not matter: a worker
+        adapts),
+        settles for 0.2 s and is measured; then the simulation runs on with the robot holding still until the
+        task's planned time is up, so the simulated cycle includes the operator's time.
+        """
+        sim, lim = self.sim, self.lim
+        t_start = sim.time_s
+        sim.pop_robot_contacts()
+        self.held = None
+        label = f"{task.id} (operator)"  # storyboard rows: before and after the worker's placement
+        if self.on_frame is not None:
+            self.on_frame(sim, label, "pick")
+        T_goal = task.T_world_part_place.matrix()
+        sim.place_part(task.part, T_goal)
+        self._advance(round(0.2 / sim.dt_s), label)
+        if self.on_frame is not None:
+            self.on_frame(sim, label, "place")
+        T_part = sim.part_poses()[task.part]
+        pos_err = float(np.linalg.norm(T_part[:3, 3] - T_goal[:3, 3]))
+        rot_err = _rot_deg(T_goal[:3, :3].T @ T_part[:3, :3])
+        rest = round((task.duration_s - (sim.time_s - t_start)) / sim.dt_s)
+        if rest > 0:
+            self._advance(rest, label, frames=False)
+        collisions = sorted(f"{a} - {b}" for a, b in sim.pop_robot_contacts())
+        failures: list[str] = []
+        if pos_err > lim.tol_pos_m or rot_err > lim.tol_rot_deg:
+            failures.append(
+                f"placed by the operator, it rests {pos_err * 1e3:.1f} mm / {rot_err:.1f} deg off target"
+            )
+        if collisions:
+            failures.append(f"collisions while the operator works: {', '.join(collisions)}")
+        return TaskResult(
+            task=task.id,
+            part=task.part,
+            passed=not failures,
+            placement_error_mm=round(pos_err * 1e3, 4),
+            placement_error_deg=round(rot_err, 4),
+            max_slip_mm=0.0,
+            lift_mm=0.0,
+            collisions=collisions,
+            tracking="operator",
+            failures=failures,
+            duration_s=round(sim.time_s - t_start, 4),
+            actor="operator",
+        )
+
 
 def _obstacle_on_path(
     path: Path, task: Task, trajs: dict[str, JointTrajectory]
@@ -323,7 +382,9 @@ def validate_workflow(
     sim = CellSim.from_workflow(path, fault)
     sim.reset(np.asarray(wf.home_q))
     replay = _Replay(sim, wf, trajs, limits or Limits(), on_frame, tick_s)
-    results = [replay.run_task(t) for t in wf.tasks if t.actor == "robot"]
+    results = [replay.run_task(t) if t.actor == "robot" else replay.run_operator_task(t) for t in wf.tasks]
+    robot = [r for r in results if r.actor == "robot"]
+    operator = [r for r in results if r.actor == "operator"]
     rtf = sim.time_s / replay.wall_s if replay.wall_s > 0 else 0.0
     f = sim.fault
     return ValidationResult(
@@ -331,9 +392,10 @@ def validate_workflow(
         variant=wf.variant,
         fault=f.kind if f is not None else None,
         tasks=results,
-        tasks_total=len(results),
-        tasks_passed=sum(r.passed for r in results),
-        operator_tasks=sum(t.actor == "operator" for t in wf.tasks),
+        tasks_total=len(robot),
+        tasks_passed=sum(r.passed for r in robot),
+        operator_tasks=len(operator),
+        operator_tasks_passed=sum(r.passed for r in operator),
         cycle_time_s=round(sim.time_s, 4),
         sim_real_time_factor=round(rtf, 1),
         infeasible=[i.part for i in wf.infeasible],

@@ -31,6 +31,7 @@ from motion.trajectory import JointTrajectory
 from workflow_gen.cad_import import PartGeometry, import_parts
 from workflow_gen.grasps import GraspSet, GripperGeometry, required_force_n, synthesize_grasps
 from workflow_gen.model import Grasp, Infeasible, PartInfo, Pose, Task, Workflow, save_workflow
+from workflow_gen.operator_tasks import OPERATOR_MAX_KG
 from workflow_gen.resting import RestingPose, resting_poses, symmetry
 from workflow_gen.sequence import assembly_order, kit_order
 from workflow_gen.variant import VariantSpec, load_variant, variant_file
@@ -39,6 +40,7 @@ Progress = Callable[[str, str], None]
 MAX_APPROACH_TILT_RAD = np.radians(30.0)
 FINGERTIP_CLEARANCE_M = 0.002
 GRASPS_TRIED = 12
+HOME_TOL_RAD = 1e-4  # the robot counts as parked at home within this (joint-wise)
 
 
 @dataclass
@@ -88,7 +90,8 @@ class PlanOutcome:
             "variant": self.workflow.variant,
             "kind": self.workflow.kind,
             "parts_total": len(self.parts),
-            "parts_planned": len(self.workflow.tasks),
+            "parts_planned": sum(t.actor == "robot" for t in self.workflow.tasks),
+            "operator_tasks": sum(t.actor == "operator" for t in self.workflow.tasks),
             "infeasible": self.infeasible,
             "cycle_time_s": round(self.workflow.cycle_time_s, 3),
             "plan_time_s": round(self.total_time_s or self.workflow.plan_time_s, 3),
@@ -129,7 +132,11 @@ def _slot_target(
 
 
 def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path) -> None:
-    """Resting pose, feeder slot and target of every usable part (slots are taken in order)."""
+    """Resting pose, feeder slot and target of every part with a sound mesh (slots are taken in order).
+
+    Parts the robot cannot handle (an ``issue`` from the import, e.g. too wide for the gripper) are laid out
+    too, after the others, so that the operator can be told where to take them from and put them.
+    """
     station_names = {s.name for s in cell.spec.stations}
     if spec.kind == "assembly" and spec.fixture not in station_names:
         raise ConfigError(spec_file, "fixture", f"the cell has no station {spec.fixture!r}")
@@ -137,6 +144,7 @@ def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path
     used_targets: dict[str, str] = {}
     start_boxes: dict[str, np.ndarray] = {}
     target_boxes: dict[str, np.ndarray] = {}
+    targets: dict[str, np.ndarray] = {}
     for pp in plans:
         g = pp.geom
         if g.source not in station_names:
@@ -165,32 +173,69 @@ def layout(plans: list[PartPlan], spec: VariantSpec, cell: Cell, spec_file: Path
             pp.target_surface_z_m = float(T_slot[2, 3])
             T_target = T_slot  # completed with the resting pose below
         pp.symmetry = symmetry(g.mesh) if pp.issue is None else "none"
-        if pp.issue is not None:
+        targets[g.name] = T_target
+    # Parts the robot can handle take feeder slots and targets first, so that a part left to the operator
+    # (too wide for the gripper, say) never moves them; it is laid out after them when its mesh is sound.
+    robot_parts = [pp for pp in plans if pp.issue is None]
+    operator_parts = [pp for pp in plans if pp.issue is not None and pp.geom.mass_kg > 0]
+    for pp in robot_parts + operator_parts:
+        by_operator = pp.issue is not None
+        why = _lay_out(pp, targets[pp.name], spec, cell, free, start_boxes, target_boxes, far=by_operator)
+        if why is None:
             continue
-        R_target = T_target[:3, :3] if spec.kind == "assembly" else None
-        pp.resting = resting_poses(g.mesh, R_target)[0]
-        if spec.kind == "kit":
-            T_target = T_target @ pp.resting.T_slot_part
-            clash = _overlaps(g.mesh, T_target, target_boxes)
-            if clash:
-                pp.issue = f"at its target {pp.target_label} it would overlap {clash}"
-                continue
-            target_boxes[g.name] = _world_bounds(g.mesh, T_target)
-        pp.T_world_target = T_target
-        if g.source not in free:
-            free[g.source] = list(cell.slot_poses_world(g.source))
-        # Take the next slot where the part does not overlap a part already laid out (wide parts skip one).
-        for slot in list(free[g.source]):
-            T_start = cell.slot_poses_world(g.source)[slot] @ pp.resting.T_slot_part
-            if not _overlaps(g.mesh, T_start, start_boxes):
-                free[g.source].remove(slot)
-                pp.source_slot, pp.T_world_start = f"{g.source}/{slot}", T_start
-                start_boxes[g.name] = _world_bounds(g.mesh, T_start)
-                break
+        if by_operator:
+            pp.T_world_start = pp.T_world_target = None
+            pp.issue = f"{pp.issue}; no operator task either: {why}"
         else:
-            pp.issue = (
-                f"no free slot left in station {g.source!r} to feed it from without touching other parts"
-            )
+            pp.issue = why
+
+
+def _lay_out(
+    pp: PartPlan,
+    T_target: np.ndarray,
+    spec: VariantSpec,
+    cell: Cell,
+    free: dict[str, list[str]],
+    start_boxes: dict[str, np.ndarray],
+    target_boxes: dict[str, np.ndarray],
+    far: bool = False,
+) -> str | None:
+    """Resting pose, target pose and feeder slot of one part; the reason when it cannot be laid out.
+
+    Slots are taken in order, or (``far``) the free slot farthest from the parts already laid out first.
+    """
+    g = pp.geom
+    R_target = T_target[:3, :3] if spec.kind == "assembly" else None
+    pp.resting = resting_poses(g.mesh, R_target)[0]
+    if spec.kind == "kit":
+        T_target = T_target @ pp.resting.T_slot_part
+        clash = _overlaps(g.mesh, T_target, target_boxes)
+        if clash:
+            return f"at its target {pp.target_label} it would overlap {clash}"
+        target_boxes[g.name] = _world_bounds(g.mesh, T_target)
+    pp.T_world_target = T_target
+    if g.source not in free:
+        free[g.source] = list(cell.slot_poses_world(g.source))
+    slots = cell.slot_poses_world(g.source)
+    candidates = list(free[g.source])
+    if far:
+        # A part for the operator goes as far as it can from the robot's parts, out of the way of the fingers.
+        centres = [b.mean(axis=0) for b in start_boxes.values()]
+
+        def clearance(slot: str) -> float:
+            xyz = slots[slot][:3, 3]
+            return min((float(np.linalg.norm(xyz[:2] - c[:2])) for c in centres), default=0.0)
+
+        candidates = sorted(reversed(candidates), key=clearance, reverse=True)
+    # Take the next slot where the part does not overlap a part already laid out (wide parts skip one).
+    for slot in candidates:
+        T_start = slots[slot] @ pp.resting.T_slot_part
+        if not _overlaps(g.mesh, T_start, start_boxes):
+            free[g.source].remove(slot)
+            pp.source_slot, pp.T_world_start = f"{g.source}/{slot}", T_start
+            start_boxes[g.name] = _world_bounds(g.mesh, T_start)
+            return None
+    return f"no free slot left in station {g.source!r} to feed it from without touching other parts"
 
 
 def _world_bounds(mesh: trimesh.Trimesh, T: np.ndarray) -> np.ndarray:
@@ -280,9 +325,30 @@ def grasp_stage(
 
 
 # ----------------------------------------------------------------------------- stage 4: sequence
+def by_operator(pp: PartPlan) -> bool:
+    """Whether a part the robot cannot handle goes to the operator: start, target known; liftable by hand."""
+    return (
+        pp.issue is not None
+        and pp.T_world_start is not None
+        and pp.T_world_target is not None
+        and pp.geom.mass_kg <= OPERATOR_MAX_KG
+    )
+
+
 def sequence_stage(plans: list[PartPlan], spec: VariantSpec, cell: Cell, start_xyz: np.ndarray) -> list[str]:
-    """Names of the parts to plan, in order; blocked parts get their ``issue``."""
+    """Names of the parts to place, in order, robot and operator parts; blocked parts get their ``issue``.
+
+    Assemblies: the insertion order, with the parts left to the operator where they belong in it (the parts
+    resting on them come after them). Kits: the robot's short-travel order, then the operator's parts in the
+    variant's order, so that the worker reaches in once, with the robot parked at home.
+    """
     by = {p.name: p for p in plans}
+    for p in plans:
+        if p.issue is not None and p.geom.mass_kg > OPERATOR_MAX_KG and p.T_world_start is not None:
+            p.issue += (
+                f"; no operator task either: {p.geom.mass_kg:.1f} kg is more than one person lifts by hand "
+                f"({OPERATOR_MAX_KG:.0f} kg)"
+            )
     if spec.kind == "assembly":
         meshes = {}
         for p in plans:
@@ -296,13 +362,13 @@ def sequence_stage(plans: list[PartPlan], spec: VariantSpec, cell: Cell, start_x
                 by[name].issue = why
         for p in plans:
             p.supports = tuple(sorted(ao.supports.get(p.name, set())))
-        return [n for n in ao.order if by[n].issue is None]
+        return [n for n in ao.order if by[n].issue is None or by_operator(by[n])]
     jobs = {
         p.name: (p.T_world_start[:3, 3], p.T_world_target[:3, 3])
         for p in plans
         if p.issue is None and p.T_world_start is not None and p.T_world_target is not None
     }
-    return kit_order(jobs, start_xyz)
+    return kit_order(jobs, start_xyz) + [p.name for p in plans if by_operator(p)]
 
 
 # ----------------------------------------------------------------------------- driver
@@ -358,7 +424,7 @@ def plan_variant(
     timings["sequence"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tasks, trajs = motion_stage(plans, order, planner, cell_obj, gripper, home, say)
+    tasks, trajs = motion_stage(plans, order, planner, cell_obj, gripper, home, say, spec.kind)
     timings["motions"] = time.perf_counter() - t
 
     parts_info = [
@@ -399,9 +465,16 @@ def motion_stage(
     gripper: GripperGeometry,
     home: np.ndarray,
     say: Progress,
+    kind: str = "kit",
 ) -> tuple[list[Task], dict[str, JointTrajectory]]:
-    """Plan every task in order on one planner whose world follows the parts as they move."""
+    """Plan every task in order on one planner whose world follows the parts as they move.
+
+    A part the robot cannot handle becomes an operator task (see :mod:`workflow_gen.operator_tasks`): the
+    robot goes home first, and the planner's world has the part at its target from then on. A robot task
+    that cannot be planned becomes an operator task too: in place for an assembly, at the end for a kit.
+    """
     from workflow_gen.motions import TaskRequest, plan_task
+    from workflow_gen.operator_tasks import operator_task
 
     by = {p.name: p for p in plans}
     p_any: object = planner
@@ -414,12 +487,27 @@ def motion_stage(
     tasks: list[Task] = []
     trajs: dict[str, JointTrajectory] = {}
     plan_spec = cell.spec.planning
+    later: list[str] = []
+
+    def hand_over(pp: PartPlan) -> None:
+        """The operator places ``pp``: the robot parks at home, then the part is at its target."""
+        nonlocal q
+        q = _return_home(planner, tasks, trajs, q, home)
+        parked = bool(np.allclose(q, home, atol=HOME_TOL_RAD))
+        tasks.append(operator_task(pp, f"t{len(tasks) + 1:02d}_{pp.name}", cell, parked))
+        p_any.set_object_pose(pp.name, pp.T_world_target)  # type: ignore[attr-defined]
+        placed.add(pp.name)
+
     for name in order:
         pp = by[name]
         say("motions", name)
         missing = [s for s in pp.supports if s not in placed]
         if missing:
-            pp.issue = f"rests on {', '.join(missing)}, which could not be placed"
+            why = f"rests on {', '.join(missing)}, which could not be placed"
+            pp.issue = why if pp.issue is None else f"{pp.issue}; no operator task either: {why}"
+            continue
+        if pp.issue is not None:
+            hand_over(pp)
             continue
         assert pp.usable is not None and pp.T_world_start is not None and pp.T_world_target is not None
         task_id = f"t{len(tasks) + 1:02d}_{name}"
@@ -445,6 +533,10 @@ def motion_stage(
         )
         if res is None:
             pp.issue = why
+            if kind == "assembly":
+                hand_over(pp)
+            else:
+                later.append(name)
             continue
         gi = res.grasp_index
         G = pp.usable
@@ -479,23 +571,39 @@ def motion_stage(
         placed.add(name)
         q = res.q_end
         opening = float(G.pregrasp_width_m[gi])
-    if tasks:
-        r = planner.plan_to_joint(q, home)  # type: ignore[attr-defined]
-        if r.success:
-            from workflow_gen.model import MotionStep
-
-            key = f"{tasks[-1].id}.return_home"
-            trajs[key] = r.trajectory
-            tasks[-1].steps.append(
-                MotionStep(
-                    name="return_home",
-                    kind="trajectory",
-                    trajectory=key,
-                    duration_s=round(r.trajectory.duration_s, 4),
-                )
-            )
-            tasks[-1].duration_s = round(sum(s.duration_s for s in tasks[-1].steps), 4)
+    for name in later:
+        hand_over(by[name])
+    _return_home(planner, tasks, trajs, q, home)
     return tasks, trajs
+
+
+def _return_home(
+    planner: object,
+    tasks: list[Task],
+    trajs: dict[str, JointTrajectory],
+    q: np.ndarray,
+    home: np.ndarray,
+) -> np.ndarray:
+    """Append a return-home motion to the last task when it is a robot task away from home; the new ``q``."""
+    if not tasks or tasks[-1].actor != "robot" or np.allclose(q, home, atol=HOME_TOL_RAD):
+        return q
+    r = planner.plan_to_joint(q, home)  # type: ignore[attr-defined]
+    if not r.success:
+        return q
+    from workflow_gen.model import MotionStep
+
+    key = f"{tasks[-1].id}.return_home"
+    trajs[key] = r.trajectory
+    tasks[-1].steps.append(
+        MotionStep(
+            name="return_home",
+            kind="trajectory",
+            trajectory=key,
+            duration_s=round(r.trajectory.duration_s, 4),
+        )
+    )
+    tasks[-1].duration_s = round(sum(s.duration_s for s in tasks[-1].steps), 4)
+    return np.asarray(r.trajectory.end, dtype=float)
 
 
 def _part_info(p: PartPlan) -> PartInfo:

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import trimesh
 from matplotlib.collections import PolyCollection
+from mpl_toolkits.mplot3d import Axes3D
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
 from workflow_gen.grasps import GripperGeometry
@@ -41,17 +42,26 @@ def _shade(mesh: trimesh.Trimesh, rgb: tuple[float, float, float]) -> np.ndarray
 def part_picture(
     path: Path,
     mesh_world: trimesh.Trimesh,
-    T_world_tcp: np.ndarray,
-    gripper: GripperGeometry,
+    T_world_tcp: np.ndarray | None,
+    gripper: GripperGeometry | None,
     width_m: float,
     title: str,
 ) -> None:
-    """3D view of the part resting in the feeder with the fingers and palm of the grasp (closed)."""
+    """3D view of the part resting in the feeder with the fingers and palm of the grasp (closed).
+
+    Without a grasp (``T_world_tcp`` None: an operator task) the part is drawn alone, with the world x/y axes.
+    """
     fig = plt.figure(figsize=(4.2, 4.0), dpi=80)
     ax = fig.add_subplot(projection="3d")
     ax.add_collection3d(
         Poly3DCollection(mesh_world.triangles, facecolors=_shade(mesh_world, (0.55, 0.6, 0.7)), linewidths=0)
     )
+    if T_world_tcp is None or gripper is None:
+        _axes_picture(ax, mesh_world)
+        ax.set_title(title, fontsize=8)
+        fig.savefig(path)
+        plt.close(fig)
+        return
     colors = ["#d95f02", "#d95f02", "#7570b3"]
     for (lo, hi), c in zip(gripper.boxes(width_m), colors, strict=True):
         if c == "#7570b3":
@@ -76,8 +86,26 @@ def part_picture(
     plt.close(fig)
 
 
+def _axes_picture(ax: Axes3D, mesh_world: trimesh.Trimesh) -> None:
+    """Frame a part alone and draw arrows along world x (red) and y (green) in a corner of the view."""
+    lo, hi = mesh_world.bounds
+    c, r = (lo + hi) / 2, float(np.max(hi - lo)) * 0.75
+    arrow = r * 0.6
+    o = np.array([c[0] - 0.95 * r, c[1] - 0.95 * r, lo[2]])  # a corner of the view, clear of the part
+    for d, col, name in (((1.0, 0.0, 0.0), "#d62728", "x"), ((0.0, 1.0, 0.0), "#2ca02c", "y")):
+        ax.quiver(o[0], o[1], o[2], *(np.array(d) * arrow), color=col, linewidth=1.5)
+        tip = o + np.array(d) * arrow * 1.1
+        ax.text(tip[0], tip[1], tip[2], name, color=col, fontsize=8)
+    ax.set_xlim(c[0] - r, c[0] + r)
+    ax.set_ylim(c[1] - r, c[1] + r)
+    ax.set_zlim(c[2] - r, c[2] + r)
+    ax.set_box_aspect((1, 1, 1))
+    ax.view_init(elev=30, azim=-60)
+    ax.tick_params(labelsize=5)
+
+
 def storyboard(path: Path, outcome: PlanOutcome) -> None:
-    """Top and side views after each task: placed parts grey, the task's part orange."""
+    """Top and side views after each task: placed parts grey, the task's part orange (operator's: blue)."""
     wf = outcome.workflow
     tasks = wf.tasks
     meshes = {p.name: p.geom.mesh for p in outcome.parts}
@@ -112,7 +140,7 @@ def storyboard(path: Path, outcome: PlanOutcome) -> None:
         for name, T in placed:
             m = meshes[name].copy()
             m.apply_transform(T)
-            col = "#e6550d" if name == t.part else "#9e9e9e"
+            col = ("#3182bd" if t.actor == "operator" else "#e6550d") if name == t.part else "#9e9e9e"
             top.add_collection(
                 PolyCollection(m.triangles[:, :, :2], facecolors=col, edgecolors="none", alpha=0.8)
             )
@@ -123,7 +151,7 @@ def storyboard(path: Path, outcome: PlanOutcome) -> None:
         top.set_ylim(c[1] - r, c[1] + r)
         side.set_xlim(c[0] - r, c[0] + r)
         side.set_ylim(z_lo, z_lo + 2 * r)
-        top.set_title(f"{k + 1}. {t.part}", fontsize=8)
+        top.set_title(f"{k + 1}. {t.part}" + (" (operator)" if t.actor == "operator" else ""), fontsize=8)
         side.set_xlabel("side view", fontsize=6)
     fig.tight_layout()
     fig.savefig(path)
@@ -139,6 +167,22 @@ def write_report(out: Path, outcome: PlanOutcome) -> None:
     gripper = None
     for t in wf.tasks:
         pp = by[t.part]
+        if t.actor == "operator":
+            from workflow_gen.operator_tasks import size_mm
+
+            T_world_part = t.T_world_part_place.matrix()
+            m = pp.geom.mesh.copy()
+            m.apply_transform(T_world_part)
+            length, width, height = size_mm(pp.geom.mesh, T_world_part)
+            part_picture(
+                rep / f"{t.part}.png",
+                m,
+                None,
+                None,
+                0.0,
+                f"{t.part} (operator) as placed at {t.target}\n{length:.0f} x {width:.0f} x {height:.0f} mm",
+            )
+            continue
         if gripper is None:
             from cell_config import load_cell
 
@@ -161,7 +205,8 @@ def write_report(out: Path, outcome: PlanOutcome) -> None:
         f"# Workflow report: {wf.variant} ({wf.kind})",
         "",
         f"- cell: `{Path(wf.cell).name}`, created {wf.created_utc}, seed {wf.seed}",
-        f"- parts: {s['parts_total']} total, {s['parts_planned']} planned, {len(wf.infeasible)} infeasible",
+        f"- parts: {s['parts_total']} total, {s['parts_planned']} planned for the robot, "
+        f"{s['operator_tasks']} for the operator, {len(wf.infeasible)} infeasible for the robot",
         f"- estimated cycle time: {wf.cycle_time_s:.1f} s; planning time: {wf.plan_time_s:.1f} s",
         "- stage times: " + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.timings_s.items()),
         "",
@@ -172,6 +217,9 @@ def write_report(out: Path, outcome: PlanOutcome) -> None:
     ]
     for i, t in enumerate(wf.tasks, 1):
         pp = by[t.part]
+        if t.actor == "operator":
+            lines.append(f"| {i} | {t.part} | {t.source} | {t.target} | operator | - | {t.duration_s:.1f} |")
+            continue
         assert t.grasp is not None
         n_all = len(pp.grasps) if pp.grasps is not None else 0
         n_use = len(pp.usable) if pp.usable is not None else 0
@@ -179,8 +227,20 @@ def write_report(out: Path, outcome: PlanOutcome) -> None:
             f"| {i} | {t.part} | {t.source} | {t.target} | {t.grasp.contact_width_m * 1000:.1f} | "
             f"{n_all} / {n_use} | {t.duration_s:.1f} |"
         )
+    operator = [t for t in wf.tasks if t.actor == "operator"]
+    if operator:
+        lines += ["", "## Operator tasks", ""]
+        for t in operator:
+            lines += [
+                f"### {t.id}: {t.part} (about {t.duration_s:.0f} s)",
+                "",
+                f"![{t.part}]({t.pictures[0]})",
+                "",
+            ]
+            lines += [f"{k}. {step}" for k, step in enumerate(t.instructions, 1)]
+            lines.append("")
     if wf.infeasible:
-        lines += ["", "## Parts that could not be planned", ""]
+        lines += ["", "## Parts the robot cannot handle", ""]
         lines += [f"- **{i.part}**: {i.reason}" for i in wf.infeasible]
     lines += ["", "## Parts", ""]
     for p in outcome.parts:

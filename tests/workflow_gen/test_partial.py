@@ -23,9 +23,14 @@ def test_unreachable_kit_target_is_reported_and_the_rest_planned(tmp_path: Path,
         "  - {name: bushing, cad: bushing.stl, target: {frame: world, xyz_m: [2.5, 0.0, 0.0]}}\n"
     )
     o = plan_variant(d, cell)
-    assert [t.part for t in o.workflow.tasks] == ["cover"]
+    assert [(t.part, t.actor) for t in o.workflow.tasks] == [("cover", "robot"), ("bushing", "operator")]
     assert list(o.infeasible) == ["bushing"]
     assert "IK above the place pose" in o.infeasible["bushing"]
+    # Out of the robot's reach, the worker puts it there: the instructions give the pose in the world frame.
+    op = o.workflow.tasks[1]
+    assert "IK above the place pose" in op.instructions[0]
+    where = "x 2500 mm, y 0 mm and its bottom at z 0 mm in the world frame"
+    assert any(where in s for s in op.instructions), op.instructions
 
 
 def test_parts_resting_on_an_infeasible_part_are_infeasible_too(tmp_path: Path, cell) -> None:
@@ -41,6 +46,7 @@ def test_parts_resting_on_an_infeasible_part_are_infeasible_too(tmp_path: Path, 
     inf = o.infeasible
     assert sorted(inf) == ["bracket_1", "bracket_2", "pin_1", "pin_2", "plate"]
     assert inf["plate"].startswith("too heavy for the gripper")
+    assert "no operator task either" in inf["plate"] and "25 kg" in inf["plate"]
     assert inf["bracket_1"] == "rests on plate, which could not be placed"
     assert inf["pin_2"] == "rests on bracket_2, which could not be placed"
 
