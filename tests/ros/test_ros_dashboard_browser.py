@@ -166,3 +166,33 @@ def test_operator_runs_a_variant_in_the_browser(
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_operator_task_is_shown_until_the_worker_resumes(
+    cell_graph: Start, dashboard: Serve, browser: Browser, workflow_operator: Path, tmp_path: Path
+) -> None:
+    _graph, client = cell_graph()
+    http = dashboard()
+    page = browser.page
+    page.goto(str(http.base_url))
+    browser.expect_state("IDLE")
+    sync_api.expect(page.locator("#operator")).to_be_hidden()
+    page.fill("#variant-input", str(workflow_operator))
+    page.click("#btn-load")
+    browser.expect_state("READY")
+    client.wait_for(lambda: set(client.part_poses) == {"box0", "box1"}, 10.0, "part poses")
+    page.click("#btn-start")
+    # the robot places box0, then the cell waits for the worker: the instructions are shown big
+    browser.expect_state("PAUSED", timeout_ms=90_000)
+    banner = page.locator("#operator")
+    sync_api.expect(banner).to_be_visible()
+    sync_api.expect(page.locator("#operator-text")).to_have_text(
+        "Take box1 from feeder slot C3. Put it on feeder."
+    )
+    assert http.get("/api/status").json()["operator_instructions"].startswith("Take box1")
+    browser.expect_buttons("PAUSED", loaded=True)
+    page.screenshot(path=str(tmp_path / "operator_task.png"), full_page=True)
+    page.click("#btn-resume")
+    browser.expect_state("IDLE", timeout_ms=30_000)
+    sync_api.expect(banner).to_be_hidden()
+    sync_api.expect(page.locator("#runs-completed")).to_have_text("1")

@@ -33,6 +33,15 @@ STATE_NAMES: dict[int, str] = {
     CellStatus.ESTOP: "ESTOP",
 }
 
+# A task description starting with this is an operator task's instructions (the executor's feedback, then
+# /cell/status while the cell waits for the worker).
+OPERATOR_PREFIX = "operator: "
+
+
+def operator_instructions(task_description: str) -> str:
+    """The worker's instructions in a task description, or "" when it is not an operator task."""
+    return task_description[len(OPERATOR_PREFIX) :] if task_description.startswith(OPERATOR_PREFIX) else ""
+
 
 def duration_to_msg(t_s: float) -> Duration:
     """Seconds (>= 0) to ``builtin_interfaces/Duration``."""

@@ -27,6 +27,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from flexcell_ros import conversions as conv
 from flexcell_ros.cell_manager import allowed_commands, validation_verdict
 from flexcell_ros.client import CellClient
 from flexcell_ros.params import REPO, CellManagerParams
@@ -126,6 +127,7 @@ class Dashboard:
             "task_index": int(st.task_index),
             "task_count": int(st.task_count),
             "task_description": str(st.task_description),
+            "operator_instructions": conv.operator_instructions(str(st.task_description)),
             "cycle_time_s": float(st.cycle_time_s),
             "last_cycle_time_s": float(st.last_cycle_time_s),
             "runs_completed": int(st.runs_completed),
@@ -360,6 +362,9 @@ PAGE_HTML = """<!doctype html>
   dt { color: var(--dim); } dd { margin: 0; font-variant-numeric: tabular-nums; }
   .bar { height: 14px; background: #e3e6eb; border-radius: 7px; overflow: hidden; margin-top: 0.4em; }
   #bar-fill { height: 100%; width: 0; background: #1a7f37; transition: width 0.3s; }
+  #operator { margin-top: 0.8em; padding: 0.8em 1em; border-radius: 8px; background: #fff8c5;
+              border: 2px solid #bf8700; font-size: 1.1em; }
+  #operator strong, #operator span, #operator em { display: block; } #operator em { color: var(--dim); }
   #fault { color: #cf222e; font-weight: 600; white-space: pre-wrap; }
   #fault.none { color: var(--dim); font-weight: normal; }
   .buttons { display: flex; flex-wrap: wrap; gap: 0.5em; margin-top: 0.8em; }
@@ -389,6 +394,8 @@ PAGE_HTML = """<!doctype html>
 <main>
   <section class="card">
     <div id="state" class="s-OFFLINE">&hellip;</div>
+    <div id="operator" hidden><strong>Operator task</strong><span id="operator-text"></span>
+      <em>Press Resume when it is done.</em></div>
     <div class="buttons">
       <button id="btn-start" data-cmd="start" disabled>Start</button>
       <button id="btn-pause" data-cmd="pause" disabled>Pause</button>
@@ -441,6 +448,7 @@ function fmtS(s) { return (s === null || s === undefined) ? "\\u2013" : s.toFixe
 
 function offline(reason) {
   $("state").textContent = "OFFLINE";
+  $("operator").hidden = true;
   $("state").className = "s-OFFLINE";
   $("conn").textContent = reason;
   for (const c of COMMANDS) $("btn-" + c).disabled = true;
@@ -457,6 +465,8 @@ function render(st) {
   const n = st.task_count, i = Math.min(st.task_index, n);
   $("task").textContent = !n ? "\\u2013" : (i >= n ? "all " + n + " done" : "task " + (i + 1) + " of " + n);
   $("task-desc").textContent = st.task_description ? "(" + st.task_description + ")" : "";
+  $("operator").hidden = !(st.state === "PAUSED" && st.operator_instructions);
+  $("operator-text").textContent = st.operator_instructions;
   $("bar-fill").style.width = (n ? Math.round(100 * i / n) : 0) + "%";
   $("cycle").textContent = fmtS(st.cycle_time_s);
   $("last-cycle").textContent = st.last_cycle_time_s ? fmtS(st.last_cycle_time_s) : "\\u2013";
@@ -525,6 +535,12 @@ async function loadVariants() {
     const tbody = $("variants").querySelector("tbody");
     tbody.replaceChildren();
     $("variant-names").replaceChildren();
+    if (!body.variants.length) {
+      const tr = document.createElement("tr");
+      cell(tr, body.variants_dir ? "no variants in " + body.variants_dir : "no variants directory configured");
+      cell(tr, "", "v-none");
+      tbody.appendChild(tr);
+    }
     for (const v of body.variants) {
       const tr = document.createElement("tr");
       const [text, cls] = variantStatus(v);

@@ -394,7 +394,7 @@ class WorkflowExecutorNode(Node):
         cell the part is then put at its target (``/sim/operator_place``, what the worker did) and checked.
         """
         fb.phase, fb.task_progress = "operator", 0.0
-        fb.task_description = "operator: " + " ".join(task.instructions or [task.description])
+        fb.task_description = conv.OPERATOR_PREFIX + " ".join(task.instructions or [task.description])
         self.get_logger().info(f"operator task {task.id}: {fb.task_description}")
         seen_pause = False
         while not seen_pause or self.paused:
