@@ -41,7 +41,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import mujoco
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -51,7 +50,6 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
@@ -180,7 +178,7 @@ class SimCellNode(Node):
             if name not in poses:
                 self.get_logger().error(f"{topic}: no part {name!r}")
                 return
-            place_part(self.sim, name, poses[name])
+            self.sim.place_part(name, poses[name])
 
     def _call_locked(self, fn: Callable[[], str]) -> tuple[bool, str]:
         """Run ``fn`` between physics ticks (services that rebuild or reset the sim); restart the time base."""
@@ -307,17 +305,6 @@ class SimCellNode(Node):
         self.running = False
         self.wake.set()
         self.thread.join(timeout=2.0)
-
-
-def place_part(sim: CellSim, name: str, T_world_part: np.ndarray) -> None:
-    """Put a free part at ``T_world_part (4, 4)``, at rest (the operator's hand; CellSim has no such call)."""
-    adr = sim.cm.part_qpos[name]
-    body = sim.cm.part_bodies[name]
-    dof = int(sim.model.body_dofadr[body])
-    x, y, z, w = Rotation.from_matrix(T_world_part[:3, :3]).as_quat()
-    sim.data.qpos[adr : adr + 7] = [*T_world_part[:3, 3], w, x, y, z]
-    sim.data.qvel[dof : dof + 6] = 0.0
-    mujoco.mj_forward(sim.model, sim.data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
