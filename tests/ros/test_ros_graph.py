@@ -262,3 +262,35 @@ def test_planned_variant_end_to_end(cell_graph: Start, repo: Path) -> None:
         if p.name in placed:
             err_m = float(np.linalg.norm(client.part_poses[p.name][:3, 3] - p.T_world_target.matrix()[:3, 3]))
             assert err_m < PLACE_TOL_M, f"{p.name} ended {err_m * 1000:.1f} mm from its target"
+
+
+def test_planned_variant_with_an_operator_task_end_to_end(
+    cell_graph: Start, repo: Path, tmp_path: Path
+) -> None:
+    """oversize_kit: big_block is too wide for the gripper, so the plan gives it to the worker; planned and
+    validated by the manager (into this test's own directory), run through the graph, confirmed by Resume."""
+    _graph, client = cell_graph(
+        rtf=6.0,
+        cell_manager={"require_validation": True, "workflows_dir": str(tmp_path / "planned")},
+    )
+    resp = client.load_variant("oversize_kit", timeout_s=600.0)
+    assert resp.success, resp.message
+    assert list(resp.infeasible_parts) == ["big_block"]
+    wf, _ = load_workflow(Path(resp.workflow_path))
+    operator = [t for t in wf.tasks if t.actor == "operator"]
+    assert [t.part for t in operator] == ["big_block"]
+    client.wait_for(lambda: set(client.part_poses) == {p.name for p in wf.parts}, 10.0, "part poses")
+    assert client.trigger("start").success
+    client.wait_for(
+        lambda: client.status is not None and client.status.state_name == "PAUSED",
+        120.0,
+        "the operator pause",
+    )
+    assert client.status is not None and "big_block" in client.status.task_description
+    assert client.trigger("resume").success
+    status = client.wait_state("IDLE", 120.0)
+    assert status.runs_completed == 1 and status.task_index == len(wf.tasks), status
+    time.sleep(0.2)
+    for p in wf.parts:
+        err_m = float(np.linalg.norm(client.part_poses[p.name][:3, 3] - p.T_world_target.matrix()[:3, 3]))
+        assert err_m < PLACE_TOL_M, f"{p.name} ended {err_m * 1000:.1f} mm from its target"

@@ -161,6 +161,7 @@ class WorkflowExecutorNode(Node):
         self.part_poses: dict[str, np.ndarray] = {}
         self.part_stamp_s = -1.0
         self.paused = False
+        self.pauses = 0
         self.busy = False
         self.gripper_speed_m_s = 0.1
         self.traj_msgs: dict[str, bytes] = {}
@@ -214,7 +215,10 @@ class WorkflowExecutorNode(Node):
         self.part_stamp_s = conv.time_from_msg(msg.header.stamp)
 
     def on_status(self, msg: CellStatus) -> None:
-        self.paused = msg.state == CellStatus.PAUSED
+        paused = msg.state == CellStatus.PAUSED
+        if paused and not self.paused:
+            self.pauses += 1  # counted here: a pause and resume quicker than a poll is still seen
+        self.paused = paused
 
     def on_goal(self, _goal: ExecuteWorkflow.Goal) -> GoalResponse:
         """One goal at a time: taken here, atomically, so two goals arriving together cannot both run."""
@@ -396,11 +400,10 @@ class WorkflowExecutorNode(Node):
         fb.phase, fb.task_progress = "operator", 0.0
         fb.task_description = conv.OPERATOR_PREFIX + " ".join(task.instructions or [task.description])
         self.get_logger().info(f"operator task {task.id}: {fb.task_description}")
-        seen_pause = False
-        while not seen_pause or self.paused:
+        pauses_before = self.pauses
+        while self.pauses == pauses_before or self.paused:
             if goal.is_cancel_requested:
                 raise Canceled()
-            seen_pause = seen_pause or self.paused
             self._feedback(goal, fb, sim_t0)
             time.sleep(OPERATOR_POLL_S)
         if goal.is_cancel_requested:
