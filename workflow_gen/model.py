@@ -136,6 +136,9 @@ class Workflow(_Strict):
     infeasible: list[Infeasible] = []
     cycle_time_s: float = 0.0
     plan_time_s: float = 0.0
+    inputs_sha256: str = Field(
+        default="", description="fingerprint of what it was planned from (workflow_gen.fingerprint)"
+    )
 
     def part(self, name: str) -> PartInfo:
         for p in self.parts:

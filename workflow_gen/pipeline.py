@@ -29,6 +29,7 @@ import trimesh
 from cell_config import Cell, ConfigError, PoseSpec, load_cell
 from motion.trajectory import JointTrajectory
 from workflow_gen.cad_import import PartGeometry, import_parts
+from workflow_gen.fingerprint import inputs_fingerprint
 from workflow_gen.grasps import GraspSet, GripperGeometry, required_force_n, synthesize_grasps
 from workflow_gen.model import Grasp, Infeasible, PartInfo, Pose, Task, Workflow, save_workflow
 from workflow_gen.operator_tasks import OPERATOR_MAX_KG
@@ -391,6 +392,7 @@ def plan_variant(
     say = progress or (lambda stage, item: None)
     vdir = Path(variant_dir).resolve()
     cell_obj = cell if isinstance(cell, Cell) else load_cell(cell)
+    fingerprint = inputs_fingerprint(vdir, cell_obj, seed)  # before reading them: a later edit is not in it
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
@@ -444,6 +446,7 @@ def plan_variant(
         tasks=tasks,
         infeasible=infeasible,
         cycle_time_s=round(sum(tk.duration_s for tk in tasks), 4),
+        inputs_sha256=fingerprint,
     )
     outcome = PlanOutcome(wf, trajs, plans, timings, expected_infeasible=list(spec.expect_infeasible))
     wf.plan_time_s = round(time.perf_counter() - t_all, 3)  # planning proper, as recorded in the file

@@ -5,6 +5,7 @@ Runs use scripted pick-and-place workflows (tests/ros/workflows.py) at a high si
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -269,9 +270,15 @@ def test_planned_variant_with_an_operator_task_end_to_end(
 ) -> None:
     """oversize_kit: big_block is too wide for the gripper, so the plan gives it to the worker; planned and
     validated by the manager (into this test's own directory), run through the graph, confirmed by Resume."""
+    variants = tmp_path / "variants"
+    shutil.copytree(repo / "cad_parts" / "oversize_kit", variants / "oversize_kit")
     _graph, client = cell_graph(
         rtf=6.0,
-        cell_manager={"require_validation": True, "workflows_dir": str(tmp_path / "planned")},
+        cell_manager={
+            "require_validation": True,
+            "variants_dir": str(variants),
+            "workflows_dir": str(tmp_path / "planned"),
+        },
     )
     resp = client.load_variant("oversize_kit", timeout_s=600.0)
     assert resp.success, resp.message
@@ -294,3 +301,14 @@ def test_planned_variant_with_an_operator_task_end_to_end(
     for p in wf.parts:
         err_m = float(np.linalg.norm(client.part_poses[p.name][:3, 3] - p.T_world_target.matrix()[:3, 3]))
         assert err_m < PLACE_TOL_M, f"{p.name} ended {err_m * 1000:.1f} mm from its target"
+    # loaded again unchanged: the plan is reused; after an edit of variant.yaml it is planned again
+    created = wf.created_utc
+    resp = client.load_variant("oversize_kit", timeout_s=600.0)
+    assert resp.success and "re-planned" not in resp.message, resp.message
+    spec = variants / "oversize_kit" / "variant.yaml"
+    spec.write_text(spec.read_text() + "# edited\n")
+    time.sleep(1.0)  # created_utc has whole seconds
+    resp = client.load_variant("oversize_kit", timeout_s=600.0)
+    assert resp.success, resp.message
+    assert "re-planned" in resp.message and "from other inputs" in resp.message, resp.message
+    assert load_workflow(Path(resp.workflow_path))[0].created_utc != created

@@ -97,6 +97,17 @@ def plan_variant(variant_dir: Path, cell_path: Path | None, out_dir: Path) -> Pa
     return out_dir / "workflow.yaml"
 
 
+def plan_stale_reason(wf_path: Path, variant_dir: Path, cell_path: Path | None) -> str:
+    """Why the planned workflow no longer matches the variant's files or the cell ("" = current)."""
+    from cell_config import ConfigError, load_cell
+    from workflow_gen.fingerprint import stale_reason
+
+    try:
+        return stale_reason(wf_path, variant_dir, load_cell(cell_path))
+    except ConfigError as e:
+        raise VariantError(str(e)) from None
+
+
 def validation_verdict(workflow_path: Path, run_if_missing: bool) -> tuple[bool | None, str]:
     """``(passed, reason)`` of the simulation validation of a workflow.
 
@@ -270,6 +281,7 @@ class CellManagerNode(Node):
         if not v:
             raise VariantError("load_variant: empty variant")
         path = Path(v)
+        stale = ""
         if path.suffix in (".yaml", ".yml") and path.name != "variant.yaml":
             wf_path = path if path.is_absolute() else Path.cwd() / path
         else:
@@ -279,15 +291,19 @@ class CellManagerNode(Node):
             if not variant_dir.is_dir():
                 raise VariantError(f"{variant_dir}: no such variant directory")
             wf_path = Path(self.params.workflows_dir) / variant_dir.name / "workflow.yaml"
-            if force_replan or not wf_path.is_file():
-                cell_path = Path(cell or self.params.cell) if (cell or self.params.cell) else None
+            cell_path = Path(cell or self.params.cell) if (cell or self.params.cell) else None
+            if wf_path.is_file() and not force_replan:
+                stale = plan_stale_reason(wf_path, variant_dir, cell_path)
+                if stale:
+                    self.get_logger().warning(f"re-planning {variant_dir.name}: {stale}")
+            if force_replan or stale or not wf_path.is_file():
                 wf_path = plan_variant(variant_dir, cell_path, wf_path.parent)
         if not wf_path.is_file():
             raise VariantError(f"{wf_path}: file not found")
         passed, note = validation_verdict(wf_path, self.params.require_validation)
         if passed is False and self.params.require_validation:
             raise VariantError(f"refused: {note}")
-        return wf_path, note
+        return wf_path, (f"re-planned ({stale}), " if stale else "") + note
 
     def _load_into_sim(self, wf_path: Path) -> tuple[bool, str]:
         """Spawn the workflow's parts in a simulated cell, if one is up (a real cell has no such service)."""
