@@ -75,7 +75,7 @@ def run_demo(
         )
     console.print(t)
     console.print(
-        f"{result.tasks_passed}/{result.tasks_total} tasks passed, simulated cycle {result.cycle_time_s:.1f} s, "
+        f"{result.tasks_line()}, simulated cycle {result.cycle_time_s:.1f} s, "
         f"{result.sim_real_time_factor:.0f}x real time",
         highlight=False,
     )

@@ -93,6 +93,13 @@ class ValidationResult:
         """Every robot task and every operator task passed."""
         return self.tasks_passed == self.tasks_total and self.operator_tasks_passed == self.operator_tasks
 
+    def tasks_line(self) -> str:
+        """``"4/5 robot tasks passed"``, plus ``", 1/1 operator tasks"`` when there are any."""
+        line = f"{self.tasks_passed}/{self.tasks_total} robot tasks passed"
+        if self.operator_tasks:
+            line += f", {self.operator_tasks_passed}/{self.operator_tasks} operator tasks"
+        return line
+
     def to_json(self) -> dict[str, object]:
         """validation.json content: per task ``pass`` and its numbers, then the totals."""
         out = asdict(self)

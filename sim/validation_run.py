@@ -46,9 +46,7 @@ def validate_to_dir(
         )
         report = result.to_json()
         if recorder is not None:
-            title = f"{result.variant}{suffix}: {result.tasks_passed}/{result.tasks_total} robot tasks passed"
-            if result.operator_tasks:
-                title += f", {result.operator_tasks_passed}/{result.operator_tasks} operator tasks"
+            title = f"{result.variant}{suffix}: {result.tasks_line()}"
             board = recorder.write_storyboard(dest / f"storyboard{suffix}.png", title)
             video = recorder.write_video(dest / f"run{suffix}.gif", fps=10.0)
             report["pictures"] = [str(board)] + ([str(video)] if video else [])

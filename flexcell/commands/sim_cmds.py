@@ -81,11 +81,11 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             for t in result.tasks:
                 mark = "[green]PASS[/]" if t.passed else "[red]FAIL[/]"
                 out.print(
-                    f"{mark} {t.task} {t.part}: placed {t.placement_error_mm:.2f} mm / {t.placement_error_deg:.2f} deg,"
+                    f"{mark} {t.task} {t.part}{' (operator)' if t.actor == 'operator' else ''}: placed {t.placement_error_mm:.2f} mm / {t.placement_error_deg:.2f} deg,"
                     f" slip {t.max_slip_mm:.2f} mm" + (f"  ({'; '.join(t.failures)})" if t.failures else "")
                 )
             out.print(
-                f"{result.tasks_passed}/{result.tasks_total} robot tasks passed, cycle {result.cycle_time_s:.1f} s,"
+                f"{result.tasks_line()}, cycle {result.cycle_time_s:.1f} s,"
                 f" {result.sim_real_time_factor:.0f}x real time -> {json_path}"
             )
         raise typer.Exit(0 if result.passed else 1)
