@@ -247,6 +247,7 @@ def _dashboard_server(
                 db_path=paths["db_path"],
                 variants_dir=paths["variants_dir"],
                 workflows_dir=paths["workflows_dir"],
+                cell_path=paths.get("cell_path"),
             ),
             host,
             port,

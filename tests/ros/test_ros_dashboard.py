@@ -23,6 +23,9 @@ from flexcell_ros.bringup import Graph
 from flexcell_ros.cell_manager import allowed_commands
 from flexcell_ros.client import CellClient
 
+from cell_config import load_cell
+from workflow_gen.fingerprint import inputs_fingerprint
+
 pytestmark = pytest.mark.ros
 
 Start = Callable[..., tuple[Graph, CellClient]]
@@ -103,18 +106,22 @@ def test_page_and_errors_without_a_manager(dashboard: Serve) -> None:
 
 def _variant_tree(root: Path) -> tuple[Path, Path]:
     """Variants ``a_ok`` (planned, validation passed), ``b_failed`` (planned, validation failed),
-    ``c_new`` (not planned), ``d_unchecked`` (planned, never validated) and a directory without variant.yaml."""
+    ``c_new`` (not planned), ``d_unchecked`` (planned, never validated), ``e_edited`` (planned from other
+    inputs: out of date) and a directory without variant.yaml."""
     variants, workflows = root / "variants", root / "workflows"
-    for name in ("a_ok", "b_failed", "c_new", "d_unchecked"):
+    for name in ("a_ok", "b_failed", "c_new", "d_unchecked", "e_edited"):
         (variants / name).mkdir(parents=True)
         (variants / name / "variant.yaml").write_text("parts: []\n")
     (variants / "notes").mkdir()
-    for name, verdict in (("a_ok", True), ("b_failed", False), ("d_unchecked", None)):
+    cell = load_cell()
+    for name, verdict in (("a_ok", True), ("b_failed", False), ("d_unchecked", None), ("e_edited", True)):
         (workflows / name).mkdir(parents=True)
-        (workflows / name / "workflow.yaml").write_text("variant: " + name + "\n")
+        head = {"variant": name, "seed": 0, "inputs_sha256": inputs_fingerprint(variants / name, cell, 0)}
+        (workflows / name / "workflow.yaml").write_text(json.dumps(head))
         if verdict is not None:
             tasks = [{"task": "t0", "pass": verdict}]
             (workflows / name / "validation.json").write_text(json.dumps({"passed": verdict, "tasks": tasks}))
+    (variants / "e_edited" / "variant.yaml").write_text("parts: []  # edited after planning\n")
     return variants, workflows
 
 
@@ -124,14 +131,17 @@ def test_variant_list_says_what_is_planned_and_validated(dashboard: Serve, tmp_p
     body = http.get("/api/variants").json()
     assert body["variants_dir"] == str(variants)
     by_name = {v["name"]: v for v in body["variants"]}
-    assert list(by_name) == ["a_ok", "b_failed", "c_new", "d_unchecked"]  # sorted, "notes" left out
-    assert by_name["a_ok"]["planned"] and by_name["a_ok"]["validated"] is True
+    assert list(by_name) == ["a_ok", "b_failed", "c_new", "d_unchecked", "e_edited"]  # sorted, no "notes"
+    assert by_name["a_ok"]["planned"] and by_name["a_ok"]["current"] and by_name["a_ok"]["validated"] is True
     assert (
         by_name["b_failed"]["validated"] is False
         and "validation failed (tasks t0)" in by_name["b_failed"]["note"]
     )
     assert not by_name["c_new"]["planned"] and by_name["c_new"]["validated"] is None
     assert by_name["d_unchecked"]["planned"] and by_name["d_unchecked"]["validated"] is None
+    assert not by_name["c_new"]["current"] and by_name["d_unchecked"]["current"]
+    edited = by_name["e_edited"]
+    assert edited["planned"] and not edited["current"] and "from other inputs" in edited["note"], edited
     # no variants directory configured (or missing): an empty list, not an error
     assert dashboard().get("/api/variants").json() == {"variants_dir": None, "variants": []}
     missing = dashboard(variants_dir=tmp_path / "nowhere").get("/api/variants").json()

@@ -18,6 +18,9 @@ from flexcell_ros.bringup import Graph
 from flexcell_ros.cell_manager import allowed_commands
 from flexcell_ros.client import CellClient
 
+from cell_config import load_cell
+from workflow_gen.fingerprint import inputs_fingerprint
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: run make setup")
 
 CHROMIUM = shutil.which("chromium")
@@ -90,7 +93,10 @@ def test_browser_without_a_manager_shows_offline(dashboard: Serve, browser: Brow
         (variants / name).mkdir(parents=True)
         (variants / name / "variant.yaml").write_text("parts: []\n")
     (tmp_path / "build" / "sensor_kit").mkdir(parents=True)
-    (tmp_path / "build" / "sensor_kit" / "workflow.yaml").write_text("variant: sensor_kit\n")
+    fingerprint = inputs_fingerprint(variants / "sensor_kit", load_cell(), 0)
+    (tmp_path / "build" / "sensor_kit" / "workflow.yaml").write_text(
+        f"seed: 0\ninputs_sha256: {fingerprint}\n"
+    )
     (tmp_path / "build" / "sensor_kit" / "validation.json").write_text('{"passed": true, "tasks": []}')
     http = dashboard(service_timeout_s=0.5, variants_dir=variants, workflows_dir=tmp_path / "build")
     browser.page.goto(str(http.base_url))

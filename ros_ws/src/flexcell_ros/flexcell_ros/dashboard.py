@@ -27,11 +27,13 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from cell_config import ConfigError, load_cell
 from flexcell_ros import conversions as conv
 from flexcell_ros.cell_manager import allowed_commands, validation_verdict
 from flexcell_ros.client import CellClient
 from flexcell_ros.params import REPO, CellManagerParams
 from flexcell_ros.run_store import recent_runs
+from workflow_gen.fingerprint import stale_reason
 
 COMMANDS = ("start", "pause", "resume", "stop", "reset")
 
@@ -57,6 +59,7 @@ class Dashboard:
     stale_after_s : /cell/status older than this means the manager is gone (it publishes at 10 Hz)
     variants_dir, workflows_dir : where the manager resolves variant names and keeps their planned
         workflows (``cell_manager.variants_dir`` / ``workflows_dir``); None = no variant list
+    cell_path : the manager's cell YAML (None = the default cell), to tell a plan that is out of date
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Dashboard:
         stale_after_s: float = 3.0,
         variants_dir: Path | str | None = None,
         workflows_dir: Path | str | None = None,
+        cell_path: Path | str | None = None,
     ) -> None:
         self.domain_id = domain_id
         self.db_path = Path(db_path) if db_path else None
@@ -79,6 +83,7 @@ class Dashboard:
         self.stale_after_s = stale_after_s
         self.variants_dir = Path(variants_dir) if variants_dir else None
         self.workflows_dir = Path(workflows_dir) if workflows_dir else None
+        self.cell_path = Path(cell_path) if cell_path else None
         self._client = client
         self._owns_client = client is None
         # A load can take minutes (planning): one at a time, later ones are refused instead of queued.
@@ -182,15 +187,24 @@ class Dashboard:
             wf = self.workflows_dir / vdir.name / "workflow.yaml" if self.workflows_dir else None
             planned = wf is not None and wf.is_file()
             validated, note = validation_verdict(wf, run_if_missing=False) if wf and planned else (None, "")
+            stale = self._stale(wf, vdir) if wf and planned else ""
             found.append(
                 {
                     "name": vdir.name,
                     "planned": planned,
+                    "current": planned and not stale,
                     "validated": validated,
-                    "note": note if planned else "not planned yet (loading plans it first)",
+                    "note": (stale or note) if planned else "not planned yet (loading plans it first)",
                 }
             )
         return {"variants_dir": str(self.variants_dir), "variants": found}
+
+    def _stale(self, wf_path: Path, variant_dir: Path) -> str:
+        """Why the plan no longer matches the variant or the cell ("" = current), as the manager decides."""
+        try:
+            return stale_reason(wf_path, variant_dir, load_cell(self.cell_path))
+        except ConfigError as e:
+            return f"cell not loadable: {e}"
 
     # --- history -------------------------------------------------------------------------------------
     def runs(self, limit: int) -> dict[str, Any]:
@@ -265,14 +279,17 @@ def create_app(dashboard: Dashboard | None = None, **kwargs: Any) -> FastAPI:
 
 
 def manager_paths(params: dict[str, dict[str, Any]]) -> dict[str, Path]:
-    """``db_path``, ``variants_dir`` and ``workflows_dir`` of the cell manager in a parameter set
-    (``bringup.merged_params``; a key not set takes the node's default). A relative path is relative to the
-    repository, the nodes' working directory."""
+    """``db_path``, ``variants_dir``, ``workflows_dir`` and ``cell_path`` (when set) of the cell manager in a
+    parameter set (``bringup.merged_params``; a key not set takes the node's default). A relative path is
+    relative to the repository, the nodes' working directory."""
     given = params.get("cell_manager", {})
     out = {}
-    for key in ("db_path", "variants_dir", "workflows_dir"):
-        path = Path(str(given.get(key) or CellManagerParams.model_fields[key].default))
-        out[key] = path if path.is_absolute() else REPO / path
+    for key in ("db_path", "variants_dir", "workflows_dir", "cell"):
+        value = str(given.get(key) or CellManagerParams.model_fields[key].default)
+        if not value:  # cell "" = the default cell
+            continue
+        path = Path(value)
+        out["cell_path" if key == "cell" else key] = path if path.is_absolute() else REPO / path
     return out
 
 
@@ -522,6 +539,7 @@ async function loadRuns() {
 
 function variantStatus(v) {
   if (!v.planned) return ["not planned yet", "v-none"];
+  if (!v.current) return ["changed since planned: loading plans it again", "v-none"];
   if (v.validated === true) return ["planned, validated in simulation", "v-ok"];
   if (v.validated === false) return ["validation failed", "v-failed"];
   return ["planned, not validated", "v-none"];
