@@ -192,9 +192,10 @@ def test_operator_task_is_shown_until_the_worker_resumes(
     browser.expect_state("PAUSED", timeout_ms=90_000)
     banner = page.locator("#operator")
     sync_api.expect(banner).to_be_visible()
-    sync_api.expect(page.locator("#operator-text")).to_have_text(
-        "Take box1 from feeder slot C3. Put it on feeder."
+    sync_api.expect(page.locator("#operator-steps li")).to_have_text(
+        ["Take box1 from feeder slot C3.", "Put it on feeder."]
     )
+    sync_api.expect(page.locator("#task-desc")).to_have_text("(operator task)")
     assert http.get("/api/status").json()["operator_instructions"].startswith("Take box1")
     browser.expect_buttons("PAUSED", loaded=True)
     page.screenshot(path=str(tmp_path / "operator_task.png"), full_page=True)

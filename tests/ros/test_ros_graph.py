@@ -223,7 +223,7 @@ def test_operator_task_pauses_the_cell_until_the_worker_confirms(
     )
     status = client.status
     assert status is not None and status.task_index == 1, status
-    assert status.task_description == "operator: Take box1 from feeder slot C3. Put it on feeder."
+    assert status.task_description == "operator: Take box1 from feeder slot C3.\nPut it on feeder."
     targets = _targets(workflow_operator)
     assert float(np.linalg.norm(client.part_poses["box0"][:3, 3] - targets["box0"])) < PLACE_TOL_M
     # it stays paused, the arm at rest, until the worker confirms (nothing confirms it for them)

@@ -33,8 +33,8 @@ STATE_NAMES: dict[int, str] = {
     CellStatus.ESTOP: "ESTOP",
 }
 
-# A task description starting with this is an operator task's instructions (the executor's feedback, then
-# /cell/status while the cell waits for the worker).
+# A task description starting with this is an operator task's instructions, one step per line (the
+# executor's feedback, then /cell/status while the cell waits for the worker).
 OPERATOR_PREFIX = "operator: "
 
 

@@ -381,7 +381,8 @@ PAGE_HTML = """<!doctype html>
   #bar-fill { height: 100%; width: 0; background: #1a7f37; transition: width 0.3s; }
   #operator { margin-top: 0.8em; padding: 0.8em 1em; border-radius: 8px; background: #fff8c5;
               border: 2px solid #bf8700; font-size: 1.1em; }
-  #operator strong, #operator span, #operator em { display: block; } #operator em { color: var(--dim); }
+  #operator strong, #operator em { display: block; } #operator em { color: var(--dim); }
+  #operator ol { margin: 0.4em 0; padding-left: 1.4em; } #operator li { margin: 0.2em 0; }
   #fault { color: #cf222e; font-weight: 600; white-space: pre-wrap; }
   #fault.none { color: var(--dim); font-weight: normal; }
   .buttons { display: flex; flex-wrap: wrap; gap: 0.5em; margin-top: 0.8em; }
@@ -411,7 +412,7 @@ PAGE_HTML = """<!doctype html>
 <main>
   <section class="card">
     <div id="state" class="s-OFFLINE">&hellip;</div>
-    <div id="operator" hidden><strong>Operator task</strong><span id="operator-text"></span>
+    <div id="operator" hidden><strong>Operator task</strong><ol id="operator-steps"></ol>
       <em>Press Resume when it is done.</em></div>
     <div class="buttons">
       <button id="btn-start" data-cmd="start" disabled>Start</button>
@@ -481,9 +482,18 @@ function render(st) {
   // task_index is 0-based: the task under way, which is also the number of tasks done
   const n = st.task_count, i = Math.min(st.task_index, n);
   $("task").textContent = !n ? "\\u2013" : (i >= n ? "all " + n + " done" : "task " + (i + 1) + " of " + n);
-  $("task-desc").textContent = st.task_description ? "(" + st.task_description + ")" : "";
+  const desc = st.operator_instructions ? "operator task" : st.task_description;
+  $("task-desc").textContent = desc ? "(" + desc + ")" : "";
   $("operator").hidden = !(st.state === "PAUSED" && st.operator_instructions);
-  $("operator-text").textContent = st.operator_instructions;
+  const steps = st.operator_instructions ? st.operator_instructions.split("\\n") : [];
+  if ($("operator-steps").dataset.text !== st.operator_instructions) {
+    $("operator-steps").dataset.text = st.operator_instructions;
+    $("operator-steps").replaceChildren(...steps.map((text) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      return li;
+    }));
+  }
   $("bar-fill").style.width = (n ? Math.round(100 * i / n) : 0) + "%";
   $("cycle").textContent = fmtS(st.cycle_time_s);
   $("last-cycle").textContent = st.last_cycle_time_s ? fmtS(st.last_cycle_time_s) : "\\u2013";

@@ -398,7 +398,7 @@ class WorkflowExecutorNode(Node):
         cell the part is then put at its target (``/sim/operator_place``, what the worker did) and checked.
         """
         fb.phase, fb.task_progress = "operator", 0.0
-        fb.task_description = conv.OPERATOR_PREFIX + " ".join(task.instructions or [task.description])
+        fb.task_description = conv.OPERATOR_PREFIX + "\n".join(task.instructions or [task.description])
         self.get_logger().info(f"operator task {task.id}: {fb.task_description}")
         pauses_before = self.pauses
         while self.pauses == pauses_before or self.paused:
