@@ -45,6 +45,18 @@ def _load_and_start(client: CellClient, wf_path: Path) -> None:
     assert started.success, started.message
 
 
+def _assert_placed_once(db: Path, n_tasks: int) -> None:
+    """The run store's latest run released each task's part exactly once (no place repeated or missing)."""
+    store = RunStore(db)
+    try:
+        run_id = store.latest_run_id()
+        assert run_id is not None
+        places = store.task_places(run_id)
+    finally:
+        store.close()
+    assert places == dict.fromkeys(range(n_tasks), 1), f"places per task {places}: one repeated or missing"
+
+
 def _assert_placed(client: CellClient, wf_path: Path) -> None:
     for name, target in _targets(wf_path).items():
         err_m = float(np.linalg.norm(client.part_poses[name][:3, 3] - target))
@@ -169,11 +181,7 @@ def test_executor_crash_resumes_without_repeating_a_place(
     assert status.runs_completed == 1
     time.sleep(0.2)
     _assert_placed(client, workflow_2)
-    store = RunStore(tmp_path / "runs.sqlite3")
-    run_id = store.latest_run_id()
-    assert run_id is not None
-    assert store.task_places(run_id) == {0: 1, 1: 1}, "a place was repeated (or missing)"
-    store.close()
+    _assert_placed_once(tmp_path / "runs.sqlite3", 2)
     # the resumed run never went back to box0: the jaws never closed on a part again after the restart
     widths = np.array([s.width_m for s in client.joint_samples()[n_box0:]])
     closings = np.count_nonzero(np.diff((widths < 0.04).astype(int)) == 1)
@@ -205,11 +213,7 @@ def test_cell_manager_crash_is_offered_for_resume_and_nothing_is_placed_twice(
     assert status.runs_completed == 1 and status.task_index == 2, status
     time.sleep(0.2)
     _assert_placed(client, workflow_2)
-    store = RunStore(tmp_path / "runs.sqlite3")
-    run_id = store.latest_run_id()
-    assert run_id is not None
-    assert store.task_places(run_id) == {0: 1, 1: 1}, "a place was repeated (or missing)"
-    store.close()
+    _assert_placed_once(tmp_path / "runs.sqlite3", 2)
 
 
 def test_operator_task_pauses_the_cell_until_the_worker_confirms(
@@ -235,10 +239,7 @@ def test_operator_task_pauses_the_cell_until_the_worker_confirms(
     assert status.runs_completed == 1 and status.task_index == 2, status
     time.sleep(0.2)
     _assert_placed(client, workflow_operator)  # box1 where the worker put it (the sim did it for them)
-    store = RunStore(tmp_path / "runs.sqlite3")
-    run_id = store.latest_run_id()
-    assert run_id is not None and store.task_places(run_id) == {0: 1, 1: 1}
-    store.close()
+    _assert_placed_once(tmp_path / "runs.sqlite3", 2)
 
 
 def test_planned_variant_end_to_end(cell_graph: Start, repo: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from operator_cases import plate_left_to_the_operator
 
 from sim.cell_sim import CellSim
 from sim.validate import validate_workflow
@@ -15,23 +16,6 @@ from workflow_gen.pipeline import plan_variant
 
 REPO = Path(__file__).resolve().parents[2]
 KIT = REPO / "cad_parts" / "oversize_kit"
-
-
-def plate_left_to_the_operator(tmp_path: Path) -> tuple[Path, Path]:
-    """The bracket assembly and a cell whose gripper opens only 50 mm (the plate is 60 mm wide).
-
-    Returns (variant directory, cell YAML). Same as in ``tests/workflow_gen/test_operator_tasks.py``.
-    """
-    d = tmp_path / "narrow_gripper"
-    d.mkdir()
-    (d / "product.step").write_bytes((REPO / "cad_parts" / "bracket_assembly" / "product.step").read_bytes())
-    (d / "variant.yaml").write_text("assembly: product.step\nfixture: fixture\nfeed: feeder\n")
-    robots = REPO / "cell_config" / "robots"
-    text = (REPO / "cell_config" / "cells" / "ur5e_cell.yaml").read_text()
-    assert "stroke_m: 0.085" in text
-    text = text.replace("../robots/", f"{robots}/").replace("stroke_m: 0.085", "stroke_m: 0.05")
-    (d / "cell50.yaml").write_text(text)
-    return d, d / "cell50.yaml"
 
 
 def test_oversize_kit_validates_with_the_operator_placing_big_block(tmp_path: Path) -> None:
