@@ -284,9 +284,8 @@ class _Replay:
         """The worker puts the part at its target by hand; passed when it rests there (robot tolerances).
 
         The part is set down at ``T_world_part_place`` (where it lay in the feeder does not matter: a worker
-        adapts),
-        settles for 0.2 s and is measured; then the simulation runs on with the robot holding still until the
-        task's planned time is up, so the simulated cycle includes the operator's time.
+        adapts), settles for 0.2 s and is measured; then the simulation runs on with the robot holding still
+        until the task's planned time is up, so the simulated cycle includes the operator's time.
         """
         sim, lim = self.sim, self.lim
         t_start = sim.time_s
