@@ -144,7 +144,7 @@ def operator_task(pp: PartPlan, task_id: str, cell: Cell, robot_parked: bool) ->
         actor="operator",
         part=pp.name,
         description=(
-            f"operator: take {pp.name} from {pp.source_slot}, place it at {pp.target_label} "
+            f"by the worker: take {pp.name} from {pp.source_slot}, place it at {pp.target_label} "
             f"(the robot cannot: {pp.issue})"
         ),
         source=pp.source_slot,
