@@ -80,6 +80,8 @@ def run_demo(
         highlight=False,
     )
     console.print(f"pictures: {', '.join(pictures)}", highlight=False)
+    if report.get("recording"):
+        console.print(f"3D recording (open in Foxglove): {report['recording']}", highlight=False)
 
     try:
         from flexcell_ros.runtime import runtime_check

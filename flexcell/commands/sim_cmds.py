@@ -56,7 +56,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             None, "--fault", help="inject: low_friction | part_offset | obstacle"
         ),
         out_dir: Path | None = typer.Option(None, "--out", help="output directory (default: the workflow's)"),
-        pictures: bool = typer.Option(True, "--pictures/--no-pictures", help="storyboard PNG and GIF"),
+        pictures: bool = typer.Option(
+            True, "--pictures/--no-pictures", help="storyboard PNG, GIF and the 3D recording run.mcap"
+        ),
     ) -> None:
         """Replay a workflow in MuJoCo physics and check every robot task (exit 1 if any fails)."""
         from sim.model_builder import SimFault
@@ -88,6 +90,8 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
                 f"{result.tasks_line()}, cycle {result.cycle_time_s:.1f} s,"
                 f" {result.sim_real_time_factor:.0f}x real time -> {json_path}"
             )
+            if report.get("recording"):
+                out.print(f"3D recording for Foxglove: {report['recording']}", highlight=False)
         raise typer.Exit(0 if result.passed else 1)
 
     @export_app.command("gazebo")
