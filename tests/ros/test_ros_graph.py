@@ -242,6 +242,38 @@ def test_operator_task_pauses_the_cell_until_the_worker_confirms(
     _assert_placed_once(tmp_path / "runs.sqlite3", 2)
 
 
+def test_manager_restarted_during_an_operator_task_does_not_leave_the_run_stuck(
+    cell_graph: Start, workflow_operator: Path, tmp_path: Path
+) -> None:
+    """The executor waits for the worker's pause/resume; a restarted manager comes back in FAULT with no goal
+    of its own: the executor must give the goal up (else the resume's goal is refused as busy, for ever)."""
+    graph, client = cell_graph()
+    _load_and_start(client, workflow_operator)
+    client.wait_for(
+        lambda: client.status is not None and client.status.state_name == "PAUSED", 90.0, "the operator pause"
+    )
+    graph.kill("cell_manager")
+    graph.start(["cell_manager"])
+    client.wait_for(
+        lambda: client.status is not None and "was interrupted" in client.status.last_fault,
+        30.0,
+        "the restarted manager offering the interrupted run",
+    )
+    time.sleep(2.0)  # the executor stops its goal once FAULT has lasted 1 s
+    assert client.trigger("resume").success
+    # the run continues at the operator task: the cell pauses for the worker again
+    client.wait_for(
+        lambda: client.status is not None and client.status.state_name == "PAUSED", 30.0, "the operator pause"
+    )
+    assert client.status is not None and client.status.task_description.startswith("operator: Take box1")
+    assert client.trigger("resume").success
+    status = client.wait_state("IDLE", 30.0)
+    assert status.runs_completed == 1 and status.task_index == 2, status
+    time.sleep(0.2)
+    _assert_placed(client, workflow_operator)
+    _assert_placed_once(tmp_path / "runs.sqlite3", 2)
+
+
 def test_planned_variant_end_to_end(cell_graph: Start, repo: Path) -> None:
     """The example kit planned by workflow_gen (planned on first use, then reused from build/)."""
     _graph, client = cell_graph(

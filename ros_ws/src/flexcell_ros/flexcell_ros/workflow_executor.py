@@ -76,6 +76,8 @@ GRIPPER_NO_MOVE_MARGIN_S = 0.5
 # heartbeat), and how long the simulated part is given after the worker's place before it is checked (sim s).
 OPERATOR_POLL_S = 0.1
 OPERATOR_SETTLE_S = 0.2
+# A goal stops at its next step boundary once /cell/status has said FAULT or ESTOP for this long (wall s).
+MANAGER_HALT_S = 1.0
 
 
 class StepFault(RuntimeError):
@@ -162,6 +164,9 @@ class WorkflowExecutorNode(Node):
         self.part_stamp_s = -1.0
         self.paused = False
         self.pauses = 0
+        self.resumed_pause = 0
+        # Since when /cell/status has said FAULT or ESTOP without a break (None: it does not).
+        self.halted_since: float | None = None
         self.busy = False
         self.gripper_speed_m_s = 0.1
         self.traj_msgs: dict[str, bytes] = {}
@@ -216,9 +221,17 @@ class WorkflowExecutorNode(Node):
 
     def on_status(self, msg: CellStatus) -> None:
         paused = msg.state == CellStatus.PAUSED
+        # Counted here, message by message: a pause and resume quicker than a poll is still seen.
         if paused and not self.paused:
-            self.pauses += 1  # counted here: a pause and resume quicker than a poll is still seen
+            self.pauses += 1
+        if msg.state == CellStatus.RUNNING and self.paused:
+            self.resumed_pause = self.pauses  # that pause ended with a resume (not a FAULT, a restart, ...)
         self.paused = paused
+        if msg.state in (CellStatus.FAULT, CellStatus.ESTOP):
+            if self.halted_since is None:
+                self.halted_since = time.monotonic()
+        else:
+            self.halted_since = None
 
     def on_goal(self, _goal: ExecuteWorkflow.Goal) -> GoalResponse:
         """One goal at a time: taken here, atomically, so two goals arriving together cannot both run."""
@@ -347,7 +360,7 @@ class WorkflowExecutorNode(Node):
         )
         if task.actor != "robot":
             task_start = self.wait_state().stamp_s
-            self._run_operator_task(goal, fb, sim_t0, task)
+            self._run_operator_task(goal, fb, sim_t0, t0_wall, task)
             self.store.finish_step(run_id, ti, 0, "operator", released=True)
             self.store.finish_task(run_id, ti, self.wait_state().stamp_s - task_start)
             return
@@ -388,22 +401,25 @@ class WorkflowExecutorNode(Node):
         self.store.finish_task(run_id, ti, self.wait_state().stamp_s - task_start, self.task_overhead_s)
 
     def _run_operator_task(
-        self, goal: ServerGoalHandle, fb: ExecuteWorkflow.Feedback, sim_t0: float, task: Task
+        self, goal: ServerGoalHandle, fb: ExecuteWorkflow.Feedback, sim_t0: float, t0_wall: float, task: Task
     ) -> None:
         """A task for the worker at the cell: wait for the cell to pause and be resumed.
 
         The feedback (phase ``operator``, the instructions as the description) makes the manager pause the
         cell and show the instructions; the worker does the task and presses Resume, which is the
-        confirmation. The arm stands still meanwhile (it is at the end of the previous task). On a simulated
-        cell the part is then put at its target (``/sim/operator_place``, what the worker did) and checked.
+        confirmation: a pause that began after this task did and then went back to RUNNING (a pause that
+        ends in FAULT, or a manager restarted meanwhile, confirms nothing). The arm stands still meanwhile
+        (it is at the end of the previous task). On a simulated cell the part is then put at its target
+        (``/sim/operator_place``, what the worker did) and checked.
         """
         fb.phase, fb.task_progress = "operator", 0.0
         fb.task_description = conv.OPERATOR_PREFIX + "\n".join(task.instructions or [task.description])
         self.get_logger().info(f"operator task {task.id}: {fb.task_description}")
         pauses_before = self.pauses
-        while self.pauses == pauses_before or self.paused:
+        while self.resumed_pause <= pauses_before:
             if goal.is_cancel_requested:
                 raise Canceled()
+            self._check_manager(t0_wall)
             self._feedback(goal, fb, sim_t0)
             time.sleep(OPERATOR_POLL_S)
         if goal.is_cancel_requested:
@@ -434,6 +450,19 @@ class WorkflowExecutorNode(Node):
             time.sleep(HEARTBEAT_S)
         if goal.is_cancel_requested:
             raise Canceled()
+        self._check_manager(t0_wall)
+
+    def _check_manager(self, t0_wall: float) -> None:
+        """StepFault when the manager has said FAULT or ESTOP for a while since this goal began.
+
+        The manager cancels the goals it stops itself; this covers a manager restarted during a run, which
+        comes back in FAULT with no goal of its own: the robot must not go on (nor an operator task wait for
+        ever) while the operator's screen says FAULT. A FAULT seen just as a resume's goal arrives is stale
+        (the RUNNING follows at once), hence the persistence.
+        """
+        since = self.halted_since
+        if since is not None and since >= t0_wall and time.monotonic() - since >= MANAGER_HALT_S:
+            raise StepFault("the cell manager reports FAULT/ESTOP for this cell (restarted?): run stopped")
 
     # --- steps ---------------------------------------------------------------------------------------
     def stop_arm(self) -> None:
