@@ -1,11 +1,15 @@
-"""A simulated run recorded as MCAP for Foxglove: the cell in 3D, every body's pose over time, the events.
+"""The simulated cell for Foxglove, recorded (MCAP) or live (WebSocket): the cell in 3D, every body's pose
+over time, the events.
 
 Open ``run.mcap`` in Foxglove (a 3D panel and a Log panel) to scrub through a validation run from any angle,
-which the fixed-camera storyboard and GIF cannot do. Topics:
+which the fixed-camera storyboard and GIF cannot do; or connect Foxglove to the ``sim_cell`` node's live
+server (parameter ``foxglove_port``) to watch the cell as it runs. Topics:
 
-- ``/scene`` (foxglove.SceneUpdate, once at the start): one entity per MuJoCo body, in the body's own frame
+- ``/scene`` (foxglove.SceneUpdate, at the start and after a rebuild; the live server every 2 s too, for
+  viewers that connect later): one entity per MuJoCo body, in the body's own frame
   (``frame_locked``), its geoms as cubes, cylinders, spheres and triangle meshes in their colours;
-- ``/tf`` (foxglove.FrameTransforms, at every frame): ``world`` -> each body, from MuJoCo's body poses;
+- ``/tf`` (foxglove.FrameTransforms, at every frame: 25 Hz of sim time recorded, 30 Hz wall live):
+  ``world`` -> each body, from MuJoCo's body poses;
 - ``/events`` (foxglove.Log): the task phases (pick, carry, place) with the task's name.
 
 Time: the recording's wall-clock start plus the simulation time, so every message is at its sim instant.
@@ -106,38 +110,45 @@ def scene_entities(model: mujoco.MjModel, timestamp: fm.Timestamp) -> list[fm.Sc
     return entities
 
 
-class McapReplayLog:
-    """Records a run into ``path`` (written to a temporary sibling, renamed into place by :meth:`close`).
+class SceneLog:
+    """Logs the cell to a foxglove ``Context``: the scene (:meth:`send_scene`), body poses and events
+    (:meth:`on_frame`, usable as the ``on_frame`` hook of :func:`sim.validate.validate_workflow`).
 
-    Use :meth:`on_frame` as (or inside) the ``on_frame`` hook of :func:`sim.validate.validate_workflow`.
+    Stamps: the logger's wall-clock start plus the simulation time, never going back.
     """
 
-    def __init__(self, path: Path | str, model: mujoco.MjModel) -> None:
-        self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        self.model = model
+    def __init__(self, ctx: foxglove.Context, model: mujoco.MjModel) -> None:
+        self.ctx = ctx
+        self.scene = SceneUpdateChannel("/scene", context=ctx)
+        self.tf = FrameTransformsChannel("/tf", context=ctx)
+        self.events = LogChannel("/events", context=ctx)
         self.epoch_ns = time.time_ns()
-        self.ctx = foxglove.Context()
-        self.writer = foxglove.open_mcap(self.tmp, allow_overwrite=True, context=self.ctx)
-        self.scene = SceneUpdateChannel("/scene", context=self.ctx)
-        self.tf = FrameTransformsChannel("/tf", context=self.ctx)
-        self.events = LogChannel("/events", context=self.ctx)
-        self.bodies = [(b, body_frame(model.body(b).name or f"body{b}")) for b in range(1, model.nbody)]
-        self.frames = 0
-        self._scene_sent = False
         self._last_ns = -1
+        self.frames = 0
+        self.set_model(model)
+
+    def set_model(self, model: mujoco.MjModel) -> None:
+        """A new model (the simulation was rebuilt): its scene goes out with the next frame."""
+        self.model = model
+        self.bodies = [(b, body_frame(model.body(b).name or f"body{b}")) for b in range(1, model.nbody)]
+        self._scene_due = True
 
     def _stamp(self, sim_time_s: float) -> tuple[int, fm.Timestamp]:
-        ns = max(self.epoch_ns + round(sim_time_s * 1e9), self._last_ns)  # never back in time
+        ns = max(self.epoch_ns + round(sim_time_s * 1e9), self._last_ns)
         self._last_ns = ns
         return ns, fm.Timestamp(sec=ns // 1_000_000_000, nsec=ns % 1_000_000_000)
 
+    def send_scene(self, sim_time_s: float) -> None:
+        """(Re)send every entity (also for a viewer that connected after the first one)."""
+        ns, stamp = self._stamp(sim_time_s)
+        self.scene.log(fm.SceneUpdate(entities=scene_entities(self.model, stamp)), log_time=ns)
+        self._scene_due = False
+
     def on_frame(self, sim: CellSim, task: str, phase: str) -> None:
         """Log the body poses at this instant; a task phase (not a periodic ``tick``) also as an event."""
+        if self._scene_due:
+            self.send_scene(sim.time_s)
         ns, stamp = self._stamp(sim.time_s)
-        if not self._scene_sent:
-            self.scene.log(fm.SceneUpdate(entities=scene_entities(self.model, stamp)), log_time=ns)
-            self._scene_sent = True
         d = sim.data
         transforms = []
         for b, frame in self.bodies:
@@ -161,6 +172,17 @@ class McapReplayLog:
             )
         self.frames += 1
 
+
+class McapReplayLog(SceneLog):
+    """Records a run into ``path`` (written to a temporary sibling, renamed into place by :meth:`close`)."""
+
+    def __init__(self, path: Path | str, model: mujoco.MjModel) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        ctx = foxglove.Context()
+        self.writer = foxglove.open_mcap(self.tmp, allow_overwrite=True, context=ctx)
+        super().__init__(ctx, model)
+
     def close(self, keep: bool = True) -> Path | None:
         """Finish the file; with ``keep`` rename it to ``path`` (returned), else delete it."""
         self.writer.close()
@@ -169,3 +191,19 @@ class McapReplayLog:
             return self.path
         self.tmp.unlink(missing_ok=True)
         return None
+
+
+class LiveScene(SceneLog):
+    """The cell live for Foxglove: a WebSocket server (Foxglove's protocol) on ``host:port`` (0 = any free
+    port, see ``.port``); connect Foxglove to ``ws://host:port``. Stop it with :meth:`close`."""
+
+    def __init__(
+        self, model: mujoco.MjModel, port: int, host: str = "127.0.0.1", name: str = "flexcell"
+    ) -> None:
+        ctx = foxglove.Context()
+        self.server = foxglove.start_server(name=name, host=host, port=port, context=ctx)
+        self.port = int(self.server.port)
+        super().__init__(ctx, model)
+
+    def close(self) -> None:
+        self.server.stop()

@@ -50,6 +50,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         dashboard: bool = typer.Option(False, "--dashboard", help="also serve the operator web dashboard"),
         dashboard_port: int = typer.Option(8080, "--dashboard-port", help="port of the dashboard"),
         dashboard_host: str = typer.Option("127.0.0.1", "--dashboard-host", help="address of the dashboard"),
+        foxglove_port: int | None = typer.Option(
+            None, "--foxglove-port", help="live 3D of the simulated cell for Foxglove on ws://127.0.0.1:PORT"
+        ),
     ) -> None:
         """Start the whole cell graph (sim_cell, workflow_executor, cell_manager); Ctrl-C stops it cleanly."""
         _ros_or_exit()
@@ -63,7 +66,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
                 "initial_variant": str(target.resolve()) if target.exists() else variant
             }
         if real_time_factor is not None:
-            overrides["sim_cell"] = {"real_time_factor": real_time_factor}
+            overrides.setdefault("sim_cell", {})["real_time_factor"] = real_time_factor
+        if foxglove_port is not None:
+            overrides.setdefault("sim_cell", {})["foxglove_port"] = foxglove_port
         if domain_id is not None and not 0 <= domain_id <= 232:
             raise _fail(f"--domain-id {domain_id}: must be in 0..232")
         try:
@@ -87,6 +92,8 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             if web is not None:
                 web.start()
                 out.print(f"dashboard on {web.url}", highlight=False)
+            if foxglove_port:
+                out.print(f"live 3D for Foxglove on ws://127.0.0.1:{foxglove_port}", highlight=False)
             last = ""
             client = None
             if not headless:

@@ -38,6 +38,9 @@ class SimCellParams(_NodeParams):
     publish_rate_hz: float = Field(default=500.0, ge=250.0, le=2000.0, description="/joint_states wall rate")
     part_pose_rate_hz: float = Field(default=25.0, gt=0.0, le=500.0, description="/sim/part_poses wall rate")
     fault: str = Field(default="", description="fault injected into the simulation (CellSim fault spec)")
+    foxglove_port: int = Field(
+        default=0, ge=0, le=65535, description="live 3D for Foxglove on ws://127.0.0.1:<port>; 0 = off"
+    )
 
 
 class WorkflowExecutorParams(_NodeParams):

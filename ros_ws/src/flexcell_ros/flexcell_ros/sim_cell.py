@@ -22,7 +22,10 @@ Services
     ``/sim/reset`` (std_srvs/Trigger): parts back at their start poses, arm at home, gripper open.
 Parameters
     see :class:`flexcell_ros.params.SimCellParams` (cell, workflow, real_time_factor, publish_rate_hz,
-    part_pose_rate_hz, fault).
+    part_pose_rate_hz, fault, foxglove_port).
+Foxglove (``foxglove_port`` > 0)
+    a WebSocket server on 127.0.0.1 (Foxglove's protocol) with ``/scene``, ``/tf`` (30 Hz) and
+    ``/events``, from :class:`sim.replay_log.LiveScene`: connect Foxglove to watch the cell in 3D.
 
 Physics runs in its own thread: each wall tick (``1 / publish_rate_hz``) it steps until sim time catches
 up with ``real_time_factor`` x wall time, then publishes. Commands are applied by the executor's thread as
@@ -58,14 +61,19 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from cell_config import load_cell
 from flexcell_ros import conversions as conv
 from flexcell_ros.node_main import node_params, run_node
-from flexcell_ros.params import SimCellParams
+from flexcell_ros.params import ParamError, SimCellParams
 from sim.cell_sim import CellSim
+from sim.replay_log import LiveScene
 from workflow_gen.model import load_workflow
 
 FINGER_JOINT = "finger_left_joint"
 LATCHED = QoSProfile(
     depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL
 )
+# The live 3D server (foxglove_port): body poses every LIVE_PERIOD_S, the whole scene every
+# LIVE_SCENE_PERIOD_S (wall seconds).
+LIVE_PERIOD_S = 1.0 / 30.0
+LIVE_SCENE_PERIOD_S = 2.0
 # Wall seconds the physics may fall behind before the loop stops trying to catch up (drops the debt).
 MAX_LAG_WALL_S = 0.25
 
@@ -80,6 +88,16 @@ class SimCellNode(Node):
         self.params: SimCellParams = node_params(self, "sim_cell")
         self.home_q: np.ndarray | None = None
         self.sim = self._build_sim(self.params.workflow)
+        # before any topic is offered: a port that cannot be served stops the node like a bad parameter
+        self.live: LiveScene | None = None
+        if self.params.foxglove_port:
+            try:
+                self.live = LiveScene(self.sim.model, self.params.foxglove_port, name="flexcell sim_cell")
+            except Exception as e:  # the SDK's own error type: a port in use, no permission
+                raise ParamError(
+                    f"sim_cell.foxglove_port {self.params.foxglove_port}: cannot serve ({e})"
+                ) from e
+            self.get_logger().info(f"live 3D for Foxglove on ws://127.0.0.1:{self.live.port}")
         # Guards self.sim and the tick schedule: CellSim is not thread-safe, and both the physics thread and
         # the executor's thread (applying a command) step it.
         self.lock = threading.Lock()
@@ -193,6 +211,8 @@ class SimCellNode(Node):
     def on_load_workflow(self, req: LoadVariant.Request, resp: LoadVariant.Response) -> LoadVariant.Response:
         def load() -> str:
             self.sim = self._build_sim(req.variant)
+            if self.live is not None:
+                self.live.set_model(self.sim.model)
             self.pub_names.publish(conv.part_names_to_msg(list(self.sim.part_poses())))
             return f"simulating {req.variant} with {len(self.sim.parts)} parts"
 
@@ -219,7 +239,7 @@ class SimCellNode(Node):
 
     def _physics_loop(self) -> None:
         part_period_s = 1.0 / self.params.part_pose_rate_hz
-        next_parts = next_diag = time.perf_counter()
+        next_parts = next_diag = next_live = next_scene = time.perf_counter()
         while self.running:
             with self.lock:
                 now = time.perf_counter()
@@ -232,6 +252,12 @@ class SimCellNode(Node):
                 if now >= next_diag:
                     next_diag = now + 1.0
                     self.publish_diagnostics(now - self.wall0, self.sim.time_s - self.sim0)
+                if self.live is not None and now >= next_live:
+                    next_live = now + LIVE_PERIOD_S
+                    if now >= next_scene:  # again and again, for a viewer that connects later
+                        next_scene = now + LIVE_SCENE_PERIOD_S
+                        self.live.send_scene(self.sim.time_s)
+                    self.live.on_frame(self.sim, "", "tick")
                 wait_s = self.next_tick - time.perf_counter()
             self.wake.wait(max(0.0, wait_s))
 
@@ -305,6 +331,8 @@ class SimCellNode(Node):
         self.running = False
         self.wake.set()
         self.thread.join(timeout=2.0)
+        if self.live is not None:
+            self.live.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
