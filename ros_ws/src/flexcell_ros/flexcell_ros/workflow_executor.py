@@ -453,16 +453,20 @@ class WorkflowExecutorNode(Node):
         self._check_manager(t0_wall)
 
     def _check_manager(self, t0_wall: float) -> None:
-        """StepFault when the manager has said FAULT or ESTOP for a while since this goal began.
+        """Before a step: hold while the manager says FAULT or ESTOP (since this goal began); StepFault once
+        that has lasted MANAGER_HALT_S.
 
         The manager cancels the goals it stops itself; this covers a manager restarted during a run, which
-        comes back in FAULT with no goal of its own: the robot must not go on (nor an operator task wait for
-        ever) while the operator's screen says FAULT. A FAULT seen just as a resume's goal arrives is stale
-        (the RUNNING follows at once), hence the persistence.
+        comes back in FAULT with no goal of its own: the robot must not start another step (nor an operator
+        task wait for ever) while the operator's screen says FAULT. A FAULT that was there before the goal
+        (a resume's goal arrives just before its RUNNING) does not count.
         """
-        since = self.halted_since
-        if since is not None and since >= t0_wall and time.monotonic() - since >= MANAGER_HALT_S:
-            raise StepFault("the cell manager reports FAULT/ESTOP for this cell (restarted?): run stopped")
+        while (since := self.halted_since) is not None and since >= t0_wall:
+            if time.monotonic() - since >= MANAGER_HALT_S:
+                raise StepFault(
+                    "the cell manager reports FAULT/ESTOP for this cell (restarted?): run stopped"
+                )
+            time.sleep(0.02)
 
     # --- steps ---------------------------------------------------------------------------------------
     def stop_arm(self) -> None:
