@@ -1,9 +1,10 @@
 """``cell_manager`` node: the operator's state machine over one cell, and the run history.
 
 States (flexcell_interfaces/msg/CellStatus): IDLE (nothing to run, or the last run finished), READY (a
-variant is loaded), RUNNING, PAUSED (held at the next step boundary; also entered by itself at an operator task, whose
-instructions are then the task description and whose confirmation is ``resume``), FAULT (a step failed or the executor
-was lost; ``resume`` retries, ``reset`` abandons the run), ESTOP (``stop`` halted the arm during a run; ``reset`` clears; outside a run ``stop`` only halts the arm).
+variant is loaded), RUNNING, PAUSED (held at the next step boundary; also entered by itself at an operator
+task, whose instructions are then the task description and whose confirmation is ``resume``), FAULT (a step
+failed or the executor was lost; ``resume`` retries, ``reset`` abandons the run), ESTOP (``stop`` halted the
+arm during a run; ``reset`` clears; outside a run ``stop`` only halts the arm).
 
 Services
     ``/cell_manager/load_variant`` (flexcell_interfaces/srv/LoadVariant): resolve a variant (name under
