@@ -58,14 +58,15 @@ class Recorder:
         video_scale: float = 0.5,
     ) -> None:
         self.renderer = open_renderer(sim_model, width_px, height_px)
-        self.camera: str | int | mujoco.MjvCamera = camera if camera is not None else self._free_camera()
+        self.camera: str | int | mujoco.MjvCamera = camera if camera is not None else self.free_camera()
         self.video = video
         self.video_scale = video_scale
         self.story: list[tuple[str, str, np.ndarray]] = []  # (task, event, image)
         self.frames: list[np.ndarray] = []
 
     @staticmethod
-    def _free_camera() -> mujoco.MjvCamera:
+    def free_camera() -> mujoco.MjvCamera:
+        """MuJoCo's free camera framed on the cell (for cells without a camera of their own)."""
         cam = mujoco.MjvCamera()
         cam.lookat[:] = (0.3, 0.0, 0.2)
         cam.distance, cam.azimuth, cam.elevation = 2.2, 150.0, -30.0

@@ -53,6 +53,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         foxglove_port: int | None = typer.Option(
             None, "--foxglove-port", help="live 3D of the simulated cell for Foxglove on ws://127.0.0.1:PORT"
         ),
+        camera_hz: float | None = typer.Option(
+            None, "--camera-hz", help="override sim_cell.camera_rate_hz: camera images per second (0 = none)"
+        ),
     ) -> None:
         """Start the whole cell graph (sim_cell, workflow_executor, cell_manager); Ctrl-C stops it cleanly."""
         _ros_or_exit()
@@ -69,6 +72,8 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             overrides.setdefault("sim_cell", {})["real_time_factor"] = real_time_factor
         if foxglove_port is not None:
             overrides.setdefault("sim_cell", {})["foxglove_port"] = foxglove_port
+        if camera_hz is not None:
+            overrides.setdefault("sim_cell", {})["camera_rate_hz"] = camera_hz
         if domain_id is not None and not 0 <= domain_id <= 232:
             raise _fail(f"--domain-id {domain_id}: must be in 0..232")
         try:

@@ -56,7 +56,7 @@ def cell_graph(ros_domain_id: int, tmp_path: Path) -> Iterator[Callable[..., tup
     def start(rtf: float = TEST_RTF, **overrides: dict[str, Any]) -> tuple[Graph, CellClient]:
         db = str(tmp_path / "runs.sqlite3")
         params: dict[str, dict[str, Any]] = {
-            "sim_cell": {"real_time_factor": rtf},
+            "sim_cell": {"real_time_factor": rtf, "camera_rate_hz": 0.0},  # the camera tests turn it on
             "workflow_executor": {"db_path": db},
             "cell_manager": {"db_path": db, "require_validation": False, "executor_timeout_s": 3.0},
         }

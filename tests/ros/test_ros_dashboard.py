@@ -6,6 +6,7 @@ manager's SQLite file; the test's own ROS client cross-checks what the dashboard
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import signal
@@ -22,6 +23,7 @@ import pytest
 from flexcell_ros.bringup import Graph
 from flexcell_ros.cell_manager import allowed_commands
 from flexcell_ros.client import CellClient
+from PIL import Image
 
 from cell_config import load_cell
 from workflow_gen.fingerprint import inputs_fingerprint
@@ -171,6 +173,10 @@ def test_run_a_workflow_through_the_dashboard(cell_graph: Start, dashboard: Serv
     st = _poll(http, lambda s: s["state"] == "IDLE", 20.0, "IDLE")
     assert st["variant"] == "" and st["runs_completed"] == 0 and not st["allowed"]["start"]
     assert st["age_s"] < 3.0
+    # this graph's sim_cell has its camera off: no image, and the page is told so
+    assert st["camera"] is False
+    r = http.get("/api/camera.jpg")
+    assert r.status_code == 404 and "camera_rate_hz is 0" in r.json()["detail"], r.text
 
     # refusals come back as 409 with the manager's reason
     r = http.post("/api/start")
@@ -205,6 +211,35 @@ def test_run_a_workflow_through_the_dashboard(cell_graph: Start, dashboard: Serv
     assert run["cycle_time_s"] == pytest.approx(done["last_cycle_time_s"], abs=1e-9)
     assert run["task_count"] == 1 and run["tasks_finished"] == 1 and run["places"] == 1
     assert run["faults"] == [] and run["finished_utc"] >= run["started_utc"]
+
+
+def test_cell_camera_images_through_the_dashboard(
+    cell_graph: Start, dashboard: Serve, workflow_1: Path
+) -> None:
+    _graph, client = cell_graph(sim_cell={"camera_rate_hz": 4.0})
+    http = dashboard()
+    _poll(http, lambda s: s["camera"], 30.0, "a camera image")
+
+    def image() -> np.ndarray:
+        r = http.get("/api/camera.jpg")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        assert r.headers["cache-control"] == "no-store"
+        with Image.open(io.BytesIO(r.content)) as img:
+            assert img.format == "JPEG" and img.size == (640, 480)
+            return np.asarray(img.convert("L"), dtype=float)
+
+    before = image()
+    assert before.std() > 10.0  # a picture of the cell, not a blank frame
+    _load_and_start(http, client, workflow_1)
+    client.wait_for(
+        lambda: np.max(np.abs(client.joint_samples()[-1].q - client.joint_samples()[0].q)) > 0.5,
+        60.0,
+        "the arm away from where it was",
+    )
+    time.sleep(0.6)  # the next images (4 per second)
+    after = image()
+    # the arm moved (and the part appeared): the pictures differ where the robot is
+    assert np.mean(np.abs(after - before) > 25) > 0.005
 
 
 def test_pause_resume_stop_reset_through_the_dashboard(

@@ -120,12 +120,15 @@ def test_operator_runs_a_variant_in_the_browser(
     cell_graph: Start, dashboard: Serve, browser: Browser, workflow_1: Path, tmp_path: Path
 ) -> None:
     # half the test real-time factor: the run lasts long enough to see it running, pause and resume it
-    _graph, client = cell_graph(rtf=2.0)
+    _graph, client = cell_graph(rtf=2.0, sim_cell={"camera_rate_hz": 2.0})
     http = dashboard()
     page = browser.page
     page.goto(str(http.base_url))
     browser.expect_state("IDLE")
     sync_api.expect(page.locator("#conn")).to_have_text("connected")
+    # the cell camera's picture, loaded once the status says there is one
+    sync_api.expect(page.locator("#camera")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.wait_for_function("document.getElementById('camera').naturalWidth === 640")
     browser.expect_buttons("IDLE", loaded=False)
     sync_api.expect(page.locator("#btn-load")).to_be_enabled()
 

@@ -21,7 +21,7 @@ from geometry_msgs.msg import PoseArray
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import CompressedImage, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -52,10 +52,12 @@ class CellClient:
         history: int = 200_000,
         motion: bool = True,
         status_history: int | None = None,
+        camera: bool = False,
     ) -> None:
         """``motion=False`` skips the joint-state, clock and part-pose subscriptions (an operator view
         that only needs /cell/status and the services: no 500 Hz callbacks); ``status_history`` bounds the
-        kept /cell/status messages (None = all of them, for tests that look back)."""
+        kept /cell/status messages (None = all of them, for tests that look back); ``camera`` keeps the
+        latest image of ``/cell/camera/image/compressed`` (:meth:`camera_image`)."""
         self.context = rclpy.Context()
         if domain_id is None:
             rclpy.init(context=self.context)
@@ -69,6 +71,7 @@ class CellClient:
         self.part_names: list[str] = []
         self.part_poses: dict[str, np.ndarray] = {}
         self.sim_time_s = -1.0
+        self._image: tuple[bytes, str, float] | None = None  # (data, format, time.monotonic() received)
         latched = QoSProfile(
             depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL
         )
@@ -78,6 +81,8 @@ class CellClient:
             self.node.create_subscription(Clock, "/clock", self._on_clock, 10)
             self.node.create_subscription(String, "/sim/part_names", self._on_names, latched)
             self.node.create_subscription(PoseArray, "/sim/part_poses", self._on_poses, 10)
+        if camera:
+            self.node.create_subscription(CompressedImage, "/cell/camera/image/compressed", self._on_image, 2)
         self.triggers = {
             n: self.node.create_client(Trigger, f"/cell_manager/{n}")
             for n in ("start", "pause", "resume", "stop", "reset")
@@ -124,6 +129,19 @@ class CellClient:
         )
         with self.lock:
             self.joints.append(JointSample(stamp, wall, q, qd, width))
+
+    def _on_image(self, msg: CompressedImage) -> None:
+        image = (bytes(msg.data), str(msg.format), time.monotonic())
+        with self.lock:
+            self._image = image
+
+    def camera_image(self) -> tuple[bytes, str, float] | None:
+        """The latest camera image: ``(data, format, age_s)``, or None before the first one."""
+        with self.lock:
+            if self._image is None:
+                return None
+            data, fmt, received = self._image
+        return data, fmt, time.monotonic() - received
 
     def _on_clock(self, msg: Clock) -> None:
         self.sim_time_s = conv.time_from_msg(msg.clock)

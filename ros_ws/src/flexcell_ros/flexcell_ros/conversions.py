@@ -16,7 +16,7 @@ from flexcell_interfaces.msg import CellStatus
 from geometry_msgs.msg import Pose, PoseArray
 from rosgraph_msgs.msg import Clock
 from scipy.spatial.transform import Rotation
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import CompressedImage, JointState
 from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from trajectory_msgs.msg import JointTrajectoryPoint
@@ -199,6 +199,16 @@ def part_poses_to_msg(stamp_s: float, poses: Mapping[str, np.ndarray]) -> PoseAr
     msg.header.stamp = time_to_msg(stamp_s)
     msg.header.frame_id = "world"
     msg.poses = [pose_to_msg(poses[name]) for name in sorted(poses)]
+    return msg
+
+
+def jpeg_to_msg(stamp_s: float, jpeg: bytes, frame_id: str) -> CompressedImage:
+    """A JPEG image (``sensor_msgs/CompressedImage``, format ``jpeg``) taken at ``stamp_s``."""
+    msg = CompressedImage()
+    msg.header.stamp = time_to_msg(stamp_s)
+    msg.header.frame_id = frame_id
+    msg.format = "jpeg"
+    msg.data = jpeg
     return msg
 
 

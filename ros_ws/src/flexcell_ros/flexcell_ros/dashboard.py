@@ -24,7 +24,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cell_config import ConfigError, load_cell
@@ -92,7 +92,7 @@ class Dashboard:
     def open(self) -> None:
         if self._client is None:
             self._client = CellClient(
-                self.domain_id, name="flexcell_dashboard", motion=False, status_history=100
+                self.domain_id, name="flexcell_dashboard", motion=False, status_history=100, camera=True
             )
 
     def close(self) -> None:
@@ -139,7 +139,24 @@ class Dashboard:
             "last_fault": str(st.last_fault),
             "allowed": allowed_commands(state, bool(variant)),
             "age_s": round(age_s, 3),
+            "camera": self._fresh_image() is not None,
         }
+
+    # --- camera --------------------------------------------------------------------------------------
+    def _fresh_image(self) -> tuple[bytes, str, float] | None:
+        image = self.client.camera_image()
+        return image if image is not None and image[2] <= self.stale_after_s else None
+
+    def camera_jpeg(self) -> bytes:
+        """The latest JPEG of ``/cell/camera/image/compressed``; 404 when there is none (or it is stale)."""
+        image = self._fresh_image()
+        if image is None or image[1] != "jpeg":
+            raise HTTPException(
+                404,
+                "no camera image: nothing on /cell/camera/image/compressed in the last "
+                f"{self.stale_after_s:.0f} s (sim_cell's camera_rate_hz is 0, or no camera publishes)",
+            )
+        return image[0]
 
     # --- commands ------------------------------------------------------------------------------------
     def command(self, name: str) -> dict[str, Any]:
@@ -262,6 +279,10 @@ def create_app(dashboard: Dashboard | None = None, **kwargs: Any) -> FastAPI:
 
     for name in COMMANDS:
         app.post(f"/api/{name}", summary=f"/cell_manager/{name}")(_command_endpoint(name))
+
+    @app.get("/api/camera.jpg", response_class=Response)
+    def camera() -> Response:
+        return Response(dash.camera_jpeg(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/variants")
     def variants() -> dict[str, Any]:
@@ -402,6 +423,8 @@ PAGE_HTML = """<!doctype html>
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   .r-completed { color: #1a7f37; } .r-fault { color: #cf222e; } .r-running { color: #1f6feb; }
   .r-stopped, .r-aborted { color: #8250df; }
+  #camera { width: 100%; max-width: 640px; border-radius: 6px; display: block; margin-bottom: 0.8em; }
+  #camera[hidden] { display: none; }
   #variants tbody tr { cursor: pointer; } #variants tbody tr:hover { background: #eef3fd; }
   .v-ok { color: #1a7f37; } .v-failed { color: #cf222e; } .v-none { color: var(--dim); }
 </style>
@@ -439,6 +462,7 @@ PAGE_HTML = """<!doctype html>
     </dl>
   </section>
   <section class="card">
+    <img id="camera" alt="cell camera" hidden>
     <h2 style="margin-top:0;font-size:1.1em">Variants</h2>
     <table id="variants">
       <thead><tr><th>variant</th><th>status</th></tr></thead>
@@ -467,6 +491,7 @@ function fmtS(s) { return (s === null || s === undefined) ? "\\u2013" : s.toFixe
 function offline(reason) {
   $("state").textContent = "OFFLINE";
   $("operator").hidden = true;
+  $("camera").hidden = true;
   $("state").className = "s-OFFLINE";
   $("conn").textContent = reason;
   for (const c of COMMANDS) $("btn-" + c).disabled = true;
@@ -502,6 +527,19 @@ function render(st) {
   $("fault").className = st.last_fault ? "" : "none";
   for (const c of COMMANDS) $("btn-" + c).disabled = busy || !st.allowed[c];
   $("btn-load").disabled = busy || !st.allowed.load_variant;
+  showCamera(st.camera);
+}
+
+let cameraLoading = false, cameraShown = 0;
+function showCamera(available) {
+  const img = $("camera");
+  if (!available) { img.hidden = true; return; }
+  if (cameraLoading || Date.now() - cameraShown < 1000) return;  // one image a second is enough to watch
+  cameraLoading = true;
+  const next = new Image();
+  next.onload = () => { img.src = next.src; img.hidden = false; cameraLoading = false; cameraShown = Date.now(); };
+  next.onerror = () => { cameraLoading = false; cameraShown = Date.now(); };
+  next.src = "/api/camera.jpg?t=" + Date.now();
 }
 
 async function pollStatus() {

@@ -41,6 +41,12 @@ class SimCellParams(_NodeParams):
     foxglove_port: int = Field(
         default=0, ge=0, le=65535, description="live 3D for Foxglove on ws://127.0.0.1:<port>; 0 = off"
     )
+    camera_rate_hz: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="cell camera JPEGs on /cell/camera/image/compressed; 0 = off",
+    )
 
 
 class WorkflowExecutorParams(_NodeParams):

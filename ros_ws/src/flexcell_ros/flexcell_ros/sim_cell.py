@@ -7,6 +7,8 @@ Publishes
     ``/sim/part_poses`` (geometry_msgs/PoseArray): true ``T_world_part`` of every part, sorted by name.
     ``/sim/part_names`` (std_msgs/String, latched): the part names, one per line, in the same order.
     ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): real-time factor achieved, unexpected contacts.
+    ``/cell/camera/image/compressed`` (sensor_msgs/CompressedImage, JPEG 640x480, stamped in sim time): the
+    cell camera at ``camera_rate_hz`` (off at 0), what a real cell's camera would publish.
 Subscribes
     ``/arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory): replaces the active trajectory,
     starting now; an empty one stops the arm (decelerates and holds), like joint_trajectory_controller.
@@ -38,22 +40,25 @@ half a step, so the real-time factor does not drift.
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from flexcell_interfaces.srv import LoadVariant
 from geometry_msgs.msg import PoseArray
+from PIL import Image
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import CompressedImage, JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
@@ -63,6 +68,7 @@ from flexcell_ros import conversions as conv
 from flexcell_ros.node_main import node_params, run_node
 from flexcell_ros.params import ParamError, SimCellParams
 from sim.cell_sim import CellSim
+from sim.render import Recorder, open_renderer
 from sim.replay_log import LiveScene
 from workflow_gen.model import load_workflow
 
@@ -74,6 +80,9 @@ LATCHED = QoSProfile(
 # LIVE_SCENE_PERIOD_S (wall seconds).
 LIVE_PERIOD_S = 1.0 / 30.0
 LIVE_SCENE_PERIOD_S = 2.0
+# The cell camera's JPEGs (camera_rate_hz > 0): size and JPEG quality.
+CAMERA_WIDTH_PX, CAMERA_HEIGHT_PX = 640, 480
+CAMERA_JPEG_QUALITY = 80
 # Wall seconds the physics may fall behind before the loop stops trying to catch up (drops the debt).
 MAX_LAG_WALL_S = 0.25
 
@@ -132,8 +141,15 @@ class SimCellNode(Node):
         self.create_service(LoadVariant, "/sim/load_workflow", self.on_load_workflow)
         self.create_service(Trigger, "/sim/reset", self.on_reset)
         self.pub_names.publish(conv.part_names_to_msg(list(self.sim.part_poses())))
+        self.pub_camera = self.create_publisher(CompressedImage, "/cell/camera/image/compressed", 2)
         self.thread = threading.Thread(target=self.physics_loop, name="sim_cell_physics", daemon=True)
         self.thread.start()
+        self.camera_thread: threading.Thread | None = None
+        if self.params.camera_rate_hz > 0.0:
+            self.camera_thread = threading.Thread(
+                target=self.camera_loop, name="sim_cell_camera", daemon=True
+            )
+            self.camera_thread.start()
 
     def _build_sim(self, workflow: str) -> CellSim:
         fault = self.params.fault or None
@@ -327,10 +343,48 @@ class SimCellNode(Node):
             )
         )
 
+    # --- camera thread ------------------------------------------------------------------------------
+    def camera_loop(self) -> None:
+        """JPEGs of the cell camera at ``camera_rate_hz`` (wall), rendered in this thread (its own OpenGL
+        context) from a copy of the state: the physics thread waits only for the copy."""
+        period_s = 1.0 / self.params.camera_rate_hz
+        renderer: mujoco.Renderer | None = None
+        shown: CellSim | None = None
+        data: mujoco.MjData | None = None
+        camera: str | mujoco.MjvCamera = "overview"
+        try:
+            while self.running:
+                t0 = time.perf_counter()
+                with self.lock:
+                    sim, qpos, stamp_s = self.sim, self.sim.data.qpos.copy(), self.sim.time_s
+                if sim is not shown:  # first image, or the simulation was rebuilt (another workflow)
+                    if renderer is not None:
+                        renderer.close()
+                    renderer = open_renderer(sim.model, CAMERA_WIDTH_PX, CAMERA_HEIGHT_PX)
+                    data, shown = mujoco.MjData(sim.model), sim
+                    spec = sim.cell.spec.camera
+                    camera = spec.name if spec is not None else Recorder.free_camera()
+                assert data is not None and renderer is not None
+                data.qpos[:] = qpos
+                mujoco.mj_forward(sim.model, data)
+                renderer.update_scene(data, camera=camera)
+                buf = io.BytesIO()
+                Image.fromarray(renderer.render()).save(buf, format="JPEG", quality=CAMERA_JPEG_QUALITY)
+                self.pub_camera.publish(conv.jpeg_to_msg(stamp_s, buf.getvalue(), "cell_camera"))
+                self.wake.wait(max(0.0, period_s - (time.perf_counter() - t0)))
+        except Exception:
+            if self.context.ok() and self.running:
+                raise
+        finally:
+            if renderer is not None:
+                renderer.close()
+
     def close(self) -> None:
         self.running = False
         self.wake.set()
         self.thread.join(timeout=2.0)
+        if self.camera_thread is not None:
+            self.camera_thread.join(timeout=5.0)
         if self.live is not None:
             self.live.close()
 
