@@ -126,7 +126,9 @@ def run(seconds: float = 5.0) -> dict[str, Any]:
         "cell_manager": {"db_path": db, "require_validation": False},
     }
     report: dict[str, Any] = {"bench": "ros", "rmw": "rmw_fastrtps_cpp", "domain_id": domain}
-    with Graph(overrides=overrides, domain_id=domain, log_dir=tmp / "logs"):
+    with Graph(overrides=overrides, domain_id=domain, log_dir=tmp / "logs") as graph:
+        # the cell as flexcell up runs it: the camera thread (cell_config/ros_params.yaml) included
+        report["sim_cell_camera_rate_hz"] = graph.params["sim_cell"].get("camera_rate_hz", 0.0)
         with CellClient(domain) as client:
             client.wait_graph(60.0)
             # 1. /joint_states rate and jitter at real time
