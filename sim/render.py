@@ -10,6 +10,7 @@ manager).
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -32,6 +33,30 @@ def open_renderer(model: mujoco.MjModel, width_px: int, height_px: int) -> mujoc
     r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
     r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
     return r
+
+
+class StateCamera:
+    """JPEG pictures of a cell's state given as joint positions (``qpos``), e.g. of a copy taken from a
+    running simulation: rendered with a private ``MjData``, so the simulation is not touched. The OpenGL
+    context belongs to the thread that creates the camera: create, use and close it in one thread."""
+
+    def __init__(self, sim: CellSim, width_px: int = 640, height_px: int = 480) -> None:
+        self.model = sim.model
+        self.data = mujoco.MjData(sim.model)
+        self.renderer = open_renderer(sim.model, width_px, height_px)
+        spec = sim.cell.spec.camera
+        self.camera: str | mujoco.MjvCamera = spec.name if spec is not None else Recorder.free_camera()
+
+    def jpeg(self, qpos: np.ndarray, quality: int = 80) -> bytes:
+        self.data.qpos[:] = qpos
+        mujoco.mj_forward(self.model, self.data)
+        self.renderer.update_scene(self.data, camera=self.camera)
+        buf = io.BytesIO()
+        Image.fromarray(self.renderer.render()).save(buf, format="JPEG", quality=quality)
+        return buf.getvalue()
+
+    def close(self) -> None:
+        self.renderer.close()
 
 
 class Recorder:

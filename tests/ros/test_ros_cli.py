@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from flexcell_ros.client import CellClient
 
 pytestmark = pytest.mark.ros
 FLEXCELL = [sys.executable, "-m", "flexcell.cli"]
@@ -40,10 +42,15 @@ def test_up_introspection_and_clean_shutdown(ros_domain_id: int, tmp_path: Path,
             str(params),
             "--log-dir",
             str(tmp_path / "logs"),
+            "--camera-hz",
+            "2",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a shell: the test session's MUJOCO_GL is not inherited (sim_cell's camera must pick the
+        # headless OpenGL backend itself)
+        env={k: v for k, v in os.environ.items() if k != "MUJOCO_GL"},
     )
     try:
         deadline = time.monotonic() + 60.0
@@ -69,6 +76,11 @@ def test_up_introspection_and_clean_shutdown(ros_domain_id: int, tmp_path: Path,
                 break
         for name in expected:
             assert name in topics.stdout, topics.stdout
+        # the cell camera (--camera-hz; on in the repository's parameters, for the dashboard): JPEGs arrive
+        with CellClient(ros_domain_id, name="camera_check", motion=False, camera=True) as cam:
+            cam.wait_for(lambda: cam.camera_image() is not None, 30.0, "a cell camera image")
+            image = cam.camera_image()
+            assert image is not None and image[1] == "jpeg" and image[0][:2] == b"\xff\xd8"
         call = _flexcell(
             "ros", "call", "/cell_manager/load_variant", "{variant: no_such_variant}", "--domain-id", dom
         )

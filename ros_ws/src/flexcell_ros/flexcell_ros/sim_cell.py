@@ -40,20 +40,17 @@ half a step, so the real-time factor does not drift.
 
 from __future__ import annotations
 
-import io
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import mujoco
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from flexcell_interfaces.srv import LoadVariant
 from geometry_msgs.msg import PoseArray
-from PIL import Image
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
@@ -68,7 +65,7 @@ from flexcell_ros import conversions as conv
 from flexcell_ros.node_main import node_params, run_node
 from flexcell_ros.params import ParamError, SimCellParams
 from sim.cell_sim import CellSim
-from sim.render import Recorder, open_renderer
+from sim.render import StateCamera
 from sim.replay_log import LiveScene
 from workflow_gen.model import load_workflow
 
@@ -348,36 +345,28 @@ class SimCellNode(Node):
         """JPEGs of the cell camera at ``camera_rate_hz`` (wall), rendered in this thread (its own OpenGL
         context) from a copy of the state: the physics thread waits only for the copy."""
         period_s = 1.0 / self.params.camera_rate_hz
-        renderer: mujoco.Renderer | None = None
+        camera: StateCamera | None = None
         shown: CellSim | None = None
-        data: mujoco.MjData | None = None
-        camera: str | mujoco.MjvCamera = "overview"
         try:
             while self.running:
                 t0 = time.perf_counter()
                 with self.lock:
                     sim, qpos, stamp_s = self.sim, self.sim.data.qpos.copy(), self.sim.time_s
                 if sim is not shown:  # first image, or the simulation was rebuilt (another workflow)
-                    if renderer is not None:
-                        renderer.close()
-                    renderer = open_renderer(sim.model, CAMERA_WIDTH_PX, CAMERA_HEIGHT_PX)
-                    data, shown = mujoco.MjData(sim.model), sim
-                    spec = sim.cell.spec.camera
-                    camera = spec.name if spec is not None else Recorder.free_camera()
-                assert data is not None and renderer is not None
-                data.qpos[:] = qpos
-                mujoco.mj_forward(sim.model, data)
-                renderer.update_scene(data, camera=camera)
-                buf = io.BytesIO()
-                Image.fromarray(renderer.render()).save(buf, format="JPEG", quality=CAMERA_JPEG_QUALITY)
-                self.pub_camera.publish(conv.jpeg_to_msg(stamp_s, buf.getvalue(), "cell_camera"))
+                    if camera is not None:
+                        camera.close()
+                    camera = StateCamera(sim, CAMERA_WIDTH_PX, CAMERA_HEIGHT_PX)
+                    shown = sim
+                assert camera is not None
+                jpeg = camera.jpeg(qpos, CAMERA_JPEG_QUALITY)
+                self.pub_camera.publish(conv.jpeg_to_msg(stamp_s, jpeg, "cell_camera"))
                 self.wake.wait(max(0.0, period_s - (time.perf_counter() - t0)))
         except Exception:
             if self.context.ok() and self.running:
                 raise
         finally:
-            if renderer is not None:
-                renderer.close()
+            if camera is not None:
+                camera.close()
 
     def close(self) -> None:
         self.running = False
