@@ -355,7 +355,12 @@ class SimCellNode(Node):
                 if sim is not shown:  # first image, or the simulation was rebuilt (another workflow)
                     if camera is not None:
                         camera.close()
-                    camera = StateCamera(sim, CAMERA_WIDTH_PX, CAMERA_HEIGHT_PX)
+                        camera = None
+                    try:
+                        camera = StateCamera(sim, CAMERA_WIDTH_PX, CAMERA_HEIGHT_PX)
+                    except RuntimeError as e:  # no OpenGL here (headless without EGL or OSMesa)
+                        self.get_logger().error(f"cell camera off: {e}")
+                        return
                     shown = sim
                 assert camera is not None
                 jpeg = camera.jpeg(qpos, CAMERA_JPEG_QUALITY)
