@@ -132,12 +132,22 @@ class Recorder:
         draw = ImageDraw.Draw(sheet)
         if title:
             draw.text((6, 8), title, fill=(0, 0, 0))
+        filled: set[tuple[int, int]] = set()
         for task, event, img in self.story:
             r, c = tasks.index(task), EVENTS.index(event)
             tile = Image.fromarray(img).resize(tile_px)
             ImageDraw.Draw(tile).rectangle((0, 0, 150, 16), fill=(0, 0, 0))
             ImageDraw.Draw(tile).text((4, 3), f"{task}: {event}", fill=(255, 255, 255))
             sheet.paste(tile, (c * tw, head + r * th))
+            filled.add((r, c))
+        # A tile without a picture says why (an operator task has a before and an after, no carry by the robot).
+        for r, task in enumerate(tasks):
+            for c, event in enumerate(EVENTS):
+                if (r, c) not in filled:
+                    x, y = c * tw, head + r * th
+                    draw.rectangle((x + 1, y + 1, x + tw - 2, y + th - 2), fill=(236, 238, 241))
+                    note = "carried by the worker" if "(operator)" in task else f"no {event} picture"
+                    draw.text((x + 12, y + th // 2 - 6), f"{task}: {note}", fill=(90, 96, 110))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
         sheet.save(tmp)
