@@ -17,6 +17,7 @@ import pytest
 from flexcell_ros.bringup import Graph
 from flexcell_ros.cell_manager import allowed_commands
 from flexcell_ros.client import CellClient
+from std_msgs.msg import String
 
 from cell_config import load_cell
 from workflow_gen.fingerprint import inputs_fingerprint
@@ -201,8 +202,40 @@ def test_operator_task_is_shown_until_the_worker_resumes(
     sync_api.expect(page.locator("#task-desc")).to_have_text("(operator task)")
     assert http.get("/api/status").json()["operator_instructions"].startswith("Take box1")
     browser.expect_buttons("PAUSED", loaded=True)
+    sync_api.expect(page.locator("#btn-resume")).to_have_text("Done, resume")
     page.screenshot(path=str(tmp_path / "operator_task.png"), full_page=True)
     page.click("#btn-resume")
     browser.expect_state("IDLE", timeout_ms=30_000)
     sync_api.expect(banner).to_be_hidden()
+    sync_api.expect(page.locator("#btn-resume")).to_have_text("Resume")
     sync_api.expect(page.locator("#runs-completed")).to_have_text("1")
+
+
+def test_a_fault_offers_retry_and_abandon(
+    cell_graph: Start, dashboard: Serve, browser: Browser, workflow_1: Path
+) -> None:
+    _graph, client = cell_graph()
+    http = dashboard()
+    page = browser.page
+    page.goto(str(http.base_url))
+    browser.expect_state("IDLE")
+    page.fill("#variant-input", str(workflow_1))
+    page.click("#btn-load")
+    browser.expect_state("READY")
+    client.wait_for(lambda: set(client.part_poses) == {"box0"}, 10.0, "part poses")
+    page.click("#btn-start")
+    # the part is lost on the way (the jaws open): the page shows the fault and what the buttons now do
+    client.wait_for(lambda: client.joint_samples()[-1].width_m < 0.045, 60.0, "the grasp")
+    client.wait_for(lambda: max(abs(v) for v in client.joint_samples()[-1].qd) > 0.2, 30.0, "the lift")
+    client.publish("/sim/inject", String(data="drop"))
+    browser.expect_state("FAULT", timeout_ms=30_000)
+    sync_api.expect(page.locator("#fault")).to_contain_text("box0 dropped")
+    sync_api.expect(page.locator("#btn-resume")).to_have_text("Retry")
+    sync_api.expect(page.locator("#btn-reset")).to_have_text("Abandon run")
+    browser.expect_buttons("FAULT", loaded=True)
+    page.click("#btn-reset")
+    browser.expect_state("READY")
+    sync_api.expect(page.locator("#btn-reset")).to_have_text("Reset")
+    row = page.locator("#runs tbody tr").first
+    sync_api.expect(row.locator("td").nth(2)).to_have_text("aborted", timeout=UI_TIMEOUT_MS)
+    sync_api.expect(row.locator("td").nth(5)).to_contain_text("box0 dropped")

@@ -527,6 +527,10 @@ function render(st) {
   $("fault").className = st.last_fault ? "" : "none";
   for (const c of COMMANDS) $("btn-" + c).disabled = busy || !st.allowed[c];
   $("btn-load").disabled = busy || !st.allowed.load_variant;
+  // what Resume and Reset do depends on the state: say it on the buttons
+  const waiting = st.state === "PAUSED" && st.operator_instructions;
+  $("btn-resume").textContent = st.state === "FAULT" ? "Retry" : (waiting ? "Done, resume" : "Resume");
+  $("btn-reset").textContent = st.state === "FAULT" ? "Abandon run" : "Reset";
   showCamera(st.camera);
 }
 
