@@ -206,6 +206,42 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         if n < count:
             raise _fail(f"{topic}: {n} of {count} messages within {timeout_s:.0f} s")
 
+    @ros_app.command("foxglove")
+    def ros_foxglove(
+        port: int = typer.Option(8765, "--port", help="WebSocket port for Foxglove"),
+        workflow: Path | None = typer.Option(None, "--workflow", help="workflow.yaml whose parts are shown"),
+        cell: Path | None = typer.Option(None, "--cell", help="cell YAML (without --workflow; default cell)"),
+        domain_id: int | None = typer.Option(None, "--domain-id"),
+    ) -> None:
+        """The running cell in 3D for Foxglove, from its ROS topics (/joint_states, part poses if any)."""
+        _ros_or_exit()
+        _set_domain(domain_id)
+        from flexcell_ros.scene_bridge import SceneBridge
+
+        from cell_config import ConfigError
+        from workflow_gen.model import WorkflowError
+
+        if not 0 <= port <= 65535:
+            raise _fail(f"--port {port}: must be in 0..65535")
+        try:
+            bridge = SceneBridge(port, workflow, cell, domain_id)
+        except (ConfigError, WorkflowError) as e:
+            raise _fail(str(e)) from None
+        except RuntimeError as e:  # the SDK's server error: the port is taken
+            raise _fail(f"--port {port}: cannot serve ({e})") from None
+        out.print(
+            f"the cell in 3D for Foxglove on ws://127.0.0.1:{bridge.port}; Ctrl-C to stop", highlight=False
+        )
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            bridge.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            bridge.close()
+        out.print(f"stopped after {bridge.frames} frames")
+
     @ros_app.command("call")
     def ros_call(
         service: str,

@@ -3,20 +3,23 @@ speaking Foxglove's protocol, the messages decoded with the schemas the server a
 
 from __future__ import annotations
 
-import base64
-import json
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from flexcell_ros.bringup import Graph
 from flexcell_ros.client import CellClient
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from websockets.sync.client import ClientConnection, connect
+from foxglove_viewer import Viewer, link1_yaw
+from websockets.sync.client import connect
+
+from cell_config import load_cell
+from motion import MotionPlanner
 
 pytestmark = pytest.mark.ros
 
@@ -27,56 +30,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class Viewer:
-    """A minimal Foxglove client: subscribes to every advertised channel and decodes what arrives."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.pool = descriptor_pool.DescriptorPool()
-        self.topics: dict[int, str] = {}  # subscription id (= channel id) -> topic
-        self.classes: dict[int, Any] = {}
-        self.received: dict[str, list[Any]] = {}
-
-    def _advertised(self, channels: list[dict[str, Any]]) -> None:
-        subs = []
-        for ch in channels:
-            assert ch["encoding"] == "protobuf" and ch["schemaEncoding"] == "protobuf"
-            for f in descriptor_pb2.FileDescriptorSet.FromString(base64.b64decode(ch["schema"])).file:
-                try:
-                    self.pool.FindFileByName(f.name)
-                except KeyError:
-                    self.pool.Add(f)
-            desc = self.pool.FindMessageTypeByName(ch["schemaName"])
-            self.topics[ch["id"]], self.classes[ch["id"]] = ch["topic"], message_factory.GetMessageClass(desc)
-            subs.append({"id": ch["id"], "channelId": ch["id"]})
-        self.ws.send(json.dumps({"op": "subscribe", "subscriptions": subs}))
-
-    def read_until(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not done():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out waiting for {what}; got {sorted(self.received)}")
-            try:
-                msg = self.ws.recv(timeout=left)
-            except TimeoutError:
-                continue
-            if isinstance(msg, str):
-                op = json.loads(msg)
-                if op["op"] == "advertise":
-                    self._advertised(op["channels"])
-                continue
-            assert msg[0] == 0x01  # message data: opcode, subscription id, log time, payload
-            sub = int.from_bytes(msg[1:5], "little")
-            self.received.setdefault(self.topics[sub], []).append(self.classes[sub].FromString(msg[13:]))
-
-
-def _link1_yaw(tf: Any) -> float:
-    t = {x.child_frame_id: x for x in tf.transforms}["body/link1"]
-    q = t.rotation
-    return float(np.arctan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y**2 + q.z**2)))
 
 
 def test_live_scene_follows_the_cell(cell_graph: Start, workflow_1: Path) -> None:
@@ -103,10 +56,10 @@ def test_live_scene_follows_the_cell(cell_graph: Start, workflow_1: Path) -> Non
         viewer.read_until(lambda: len(viewer.received["/scene"]) > n, 10.0, "the new scene")
         assert "part:box0" in {e.id for e in viewer.received["/scene"][-1].entities}
         # the robot moving shows in the poses
-        yaw0 = _link1_yaw(viewer.received["/tf"][-1])
+        yaw0 = link1_yaw(viewer.received["/tf"][-1])
         assert client.trigger("start").success
         viewer.read_until(
-            lambda: abs(_link1_yaw(viewer.received["/tf"][-1]) - yaw0) > 0.2, 30.0, "link1 turning"
+            lambda: abs(link1_yaw(viewer.received["/tf"][-1]) - yaw0) > 0.2, 30.0, "link1 turning"
         )
 
 
@@ -125,3 +78,66 @@ def test_a_port_in_use_stops_sim_cell_before_it_offers_topics(tmp_path: Path, ro
             assert f"sim_cell.foxglove_port {port}: cannot serve" in graph.log("sim_cell")
         finally:
             graph.shutdown()
+
+
+def test_bridge_from_ros_topics_mirrors_the_cell(
+    cell_graph: Start, workflow_1: Path, ros_domain_id: int
+) -> None:
+    """flexcell ros foxglove: the view a real cell gets, built from /joint_states and the part poses only."""
+    _graph, client = cell_graph()  # sim_cell's own server off: the bridge is the only one
+    port = _free_port()
+    assert client.load_variant(str(workflow_1)).success
+    bridge = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flexcell.cli",
+            "ros",
+            "foxglove",
+            "--port",
+            str(port),
+            "--workflow",
+            str(workflow_1),
+            "--domain-id",
+            str(ros_domain_id),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30.0
+        while True:  # the server is up once the port takes connections
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+                break
+            except OSError:
+                assert bridge.poll() is None and time.monotonic() < deadline, (
+                    bridge.stderr.read() if bridge.stderr else ""
+                )
+                time.sleep(0.2)
+        with connect(f"ws://127.0.0.1:{port}", subprotocols=["foxglove.sdk.v1"]) as ws:
+            viewer = Viewer(ws)
+            viewer.read_until(
+                lambda: "/scene" in viewer.received and len(viewer.received.get("/tf", [])) >= 5,
+                20.0,
+                "the scene and the poses",
+            )
+            assert "part:box0" in {e.id for e in viewer.received["/scene"][-1].entities}
+            # the poses are the cell's: the part where the simulator says it is, the arm where it is
+            tf = {t.child_frame_id: t for t in viewer.received["/tf"][-1].transforms}
+            box = tf["body/part:box0"].translation
+            np.testing.assert_allclose([box.x, box.y, box.z], client.part_poses["box0"][:3, 3], atol=0.002)
+            tcp = tf["body/tcp"].translation
+            fk = MotionPlanner(load_cell()).fk(client.joint_samples()[-1].q)[:3, 3]
+            np.testing.assert_allclose([tcp.x, tcp.y, tcp.z], fk, atol=0.002)
+            yaw0 = link1_yaw(viewer.received["/tf"][-1])
+            assert client.trigger("start").success
+            viewer.read_until(
+                lambda: abs(link1_yaw(viewer.received["/tf"][-1]) - yaw0) > 0.2, 30.0, "link1 turning"
+            )
+    finally:
+        bridge.send_signal(signal.SIGINT)
+        out, err = bridge.communicate(timeout=30)
+    assert bridge.returncode == 0, err
+    assert "stopped after" in out

@@ -68,6 +68,7 @@ class CellClient:
         self.statuses: deque[CellStatus] = deque(maxlen=status_history)
         self.status_received_s = -1.0  # time.monotonic() of the last /cell/status
         self.joints: deque[JointSample] = deque(maxlen=history)
+        self.joint_names: list[str] = []  # the arm joints of the last /joint_states, in its order (q's order)
         self.part_names: list[str] = []
         self.part_poses: dict[str, np.ndarray] = {}
         self.sim_time_s = -1.0
@@ -129,6 +130,7 @@ class CellClient:
         )
         with self.lock:
             self.joints.append(JointSample(stamp, wall, q, qd, width))
+            self.joint_names = names
 
     def _on_image(self, msg: CompressedImage) -> None:
         image = (bytes(msg.data), str(msg.format), time.monotonic())
