@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,13 +169,8 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         web = _dashboard_server(host, port, domain_id, paths, "--port")
         out.print(f"dashboard on {web.url} (run history {paths['db_path']}); Ctrl-C to stop", highlight=False)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler found at
-        # start-up: make that a KeyboardInterrupt for both (a non-interactive shell may pass SIGINT ignored).
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            web.run()
-        except KeyboardInterrupt:
-            pass
+        # start-up, which _until_ctrl_c makes a KeyboardInterrupt.
+        _until_ctrl_c(web.run)
         out.print("dashboard stopped")
 
     @ros_app.command("topics")
@@ -232,12 +228,8 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
         out.print(
             f"the cell in 3D for Foxglove on ws://127.0.0.1:{bridge.port}; Ctrl-C to stop", highlight=False
         )
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
-            bridge.run()
-        except KeyboardInterrupt:
-            pass
+            _until_ctrl_c(bridge.run)
         finally:
             bridge.close()
         out.print(f"stopped after {bridge.frames} frames")
@@ -303,6 +295,17 @@ def _dashboard_server(
         )
     except OSError as e:
         raise _fail(f"{port_flag} {port}: cannot serve on {host}:{port} ({e.strerror or e})") from None
+
+
+def _until_ctrl_c(run: Callable[[], None]) -> None:
+    """``run()`` until Ctrl-C or SIGTERM, both as a KeyboardInterrupt (installed explicitly: a process started
+    from a non-interactive shell inherits SIGINT as ignored)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
 
 
 def _set_domain(domain_id: int | None) -> None:

@@ -178,20 +178,30 @@ def test_operator_runs_a_variant_in_the_browser(
     assert shot.stat().st_size > 10_000
 
 
-def test_operator_task_is_shown_until_the_worker_resumes(
-    cell_graph: Start, dashboard: Serve, browser: Browser, workflow_operator: Path, tmp_path: Path
-) -> None:
+def _start_in_browser(
+    cell_graph: Start, dashboard: Serve, browser: Browser, wf_path: Path, parts: set[str]
+) -> tuple[sync_api.Page, CellClient, httpx.Client]:
+    """A graph and its dashboard; in the page: IDLE, no operator box, load ``wf_path``, READY, Start."""
     _graph, client = cell_graph()
     http = dashboard()
     page = browser.page
     page.goto(str(http.base_url))
     browser.expect_state("IDLE")
     sync_api.expect(page.locator("#operator")).to_be_hidden()
-    page.fill("#variant-input", str(workflow_operator))
+    page.fill("#variant-input", str(wf_path))
     page.click("#btn-load")
     browser.expect_state("READY")
-    client.wait_for(lambda: set(client.part_poses) == {"box0", "box1"}, 10.0, "part poses")
+    client.wait_for(lambda: set(client.part_poses) == parts, 10.0, "part poses")
     page.click("#btn-start")
+    return page, client, http
+
+
+def test_operator_task_is_shown_until_the_worker_resumes(
+    cell_graph: Start, dashboard: Serve, browser: Browser, workflow_operator: Path, tmp_path: Path
+) -> None:
+    page, _client, http = _start_in_browser(
+        cell_graph, dashboard, browser, workflow_operator, {"box0", "box1"}
+    )
     # the robot places box0, then the cell waits for the worker: the instructions are shown big
     browser.expect_state("PAUSED", timeout_ms=90_000)
     banner = page.locator("#operator")
@@ -214,16 +224,7 @@ def test_operator_task_is_shown_until_the_worker_resumes(
 def test_a_fault_offers_retry_and_abandon(
     cell_graph: Start, dashboard: Serve, browser: Browser, workflow_1: Path
 ) -> None:
-    _graph, client = cell_graph()
-    http = dashboard()
-    page = browser.page
-    page.goto(str(http.base_url))
-    browser.expect_state("IDLE")
-    page.fill("#variant-input", str(workflow_1))
-    page.click("#btn-load")
-    browser.expect_state("READY")
-    client.wait_for(lambda: set(client.part_poses) == {"box0"}, 10.0, "part poses")
-    page.click("#btn-start")
+    page, client, _http = _start_in_browser(cell_graph, dashboard, browser, workflow_1, {"box0"})
     # the part is lost on the way (the jaws open): the page shows the fault and what the buttons now do
     client.wait_for(lambda: client.joint_samples()[-1].width_m < 0.045, 60.0, "the grasp")
     client.wait_for(lambda: max(abs(v) for v in client.joint_samples()[-1].qd) > 0.2, 30.0, "the lift")
