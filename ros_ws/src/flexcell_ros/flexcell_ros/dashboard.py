@@ -27,7 +27,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cell_config import ConfigError, load_cell
+from cell_config import Cell, ConfigError, load_cell
 from flexcell_ros import conversions as conv
 from flexcell_ros.cell_manager import allowed_commands, validation_verdict
 from flexcell_ros.client import CellClient
@@ -200,11 +200,19 @@ class Dashboard:
         if self.variants_dir is None or not self.variants_dir.is_dir():
             return {"variants_dir": str(self.variants_dir) if self.variants_dir else None, "variants": []}
         found = []
+        cell: Cell | str | None = None  # loaded once per request, when a planned variant needs it
         for vdir in sorted(d for d in self.variants_dir.iterdir() if (d / "variant.yaml").is_file()):
             wf = self.workflows_dir / vdir.name / "workflow.yaml" if self.workflows_dir else None
             planned = wf is not None and wf.is_file()
             validated, note = validation_verdict(wf, run_if_missing=False) if wf and planned else (None, "")
-            stale = self._stale(wf, vdir) if wf and planned else ""
+            stale = ""
+            if wf and planned:
+                if cell is None:
+                    try:
+                        cell = load_cell(self.cell_path)
+                    except ConfigError as e:
+                        cell = f"cell not loadable: {e}"
+                stale = cell if isinstance(cell, str) else stale_reason(wf, vdir, cell)
             found.append(
                 {
                     "name": vdir.name,
@@ -215,13 +223,6 @@ class Dashboard:
                 }
             )
         return {"variants_dir": str(self.variants_dir), "variants": found}
-
-    def _stale(self, wf_path: Path, variant_dir: Path) -> str:
-        """Why the plan no longer matches the variant or the cell ("" = current), as the manager decides."""
-        try:
-            return stale_reason(wf_path, variant_dir, load_cell(self.cell_path))
-        except ConfigError as e:
-            return f"cell not loadable: {e}"
 
     # --- history -------------------------------------------------------------------------------------
     def runs(self, limit: int) -> dict[str, Any]:
