@@ -175,6 +175,12 @@ class CellSim:
         A part resting in a feeder sleeps; ``mj_forward`` wakes it up because its pose changed, so it settles
         where it is put (``tests/sim/test_validate.py`` drops one from 5 cm to prove it).
         """
+        self.set_part_pose(name, T_world_part)
+        mujoco.mj_forward(self.model, self.data)  # wakes the part's tree: its qpos changed while it slept
+
+    def set_part_pose(self, name: str, T_world_part: np.ndarray) -> None:
+        """Write part ``name``'s pose ``T_world_part (4, 4)`` and zero velocity into the state, nothing else
+        (the caller runs ``mj_forward`` or ``mj_kinematics`` once for all its changes)."""
         m, d = self.model, self.data
         jid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, f"part:{name}")
         if jid < 0:
@@ -184,7 +190,6 @@ class CellSim:
         d.qpos[adr : adr + 3] = T_world_part[:3, 3]
         d.qpos[adr + 3 : adr + 7] = np.roll(quat_xyzw, 1)  # MuJoCo: w, x, y, z
         d.qvel[dof : dof + 6] = 0.0
-        mujoco.mj_forward(m, d)  # wakes the part's tree: its qpos changed while it slept (tested)
 
     # --- stepping -------------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:

@@ -68,9 +68,9 @@ class SceneBridge:
             d.qpos[cm.finger_qpos] = s.width_m / 2.0
         for name, T in self.client.part_poses.items():
             if name in cm.part_qpos:
-                self.twin.place_part(name, T)
+                self.twin.set_part_pose(name, T)
         d.time = s.stamp_s
-        mujoco.mj_kinematics(self.twin.model, d)
+        mujoco.mj_kinematics(self.twin.model, d)  # once, for the arm, the jaws and every part
         self.live.on_frame(self.twin, "", "tick")
         self.frames += 1
         return True
