@@ -24,7 +24,7 @@ RENDER_MS_TARGET = 50.0
 def run_sim_bench(cell: Cell | None = None, repeats: int = 3, frames: int = 20) -> dict[str, object]:
     """Measure and return a JSON-ready dict (medians over ``repeats`` runs / ``frames`` frames)."""
     from sim.cell_sim import CellSim
-    from sim.render import Recorder
+    from sim.render import Recorder, view_camera
 
     cell = cell or load_cell()
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,8 +40,7 @@ def run_sim_bench(cell: Cell | None = None, repeats: int = 3, frames: int = 20) 
             sim_s = res.cycle_time_s
             passed = passed and res.passed
         sim = CellSim.from_workflow(wf_path)
-        cam = cell.spec.camera.name if cell.spec.camera else None
-        with Recorder(sim.model, cam, 640, 480, video=False) as rec:
+        with Recorder(sim.model, view_camera(cell), 640, 480, video=False) as rec:
             rec.render(sim)  # first frame pays for context and texture upload
             ms, cpu_ms = [], []
             for _ in range(frames):

@@ -18,6 +18,7 @@ import mujoco
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cell_config import Cell
 from sim.cell_sim import CellSim
 
 EVENTS = ("pick", "carry", "place")
@@ -35,6 +36,13 @@ def open_renderer(model: mujoco.MjModel, width_px: int, height_px: int) -> mujoc
     return r
 
 
+def view_camera(cell: Cell) -> str | mujoco.MjvCamera:
+    """The camera pictures of ``cell`` are taken with: its own (``cell.spec.camera``), else MuJoCo's free
+    camera framed on the cell."""
+    spec = cell.spec.camera
+    return spec.name if spec is not None else Recorder.free_camera()
+
+
 class StateCamera:
     """JPEG pictures of a cell's state given as joint positions (``qpos``), e.g. of a copy taken from a
     running simulation: rendered with a private ``MjData``, so the simulation is not touched. The OpenGL
@@ -44,8 +52,7 @@ class StateCamera:
         self.model = sim.model
         self.data = mujoco.MjData(sim.model)
         self.renderer = open_renderer(sim.model, width_px, height_px)
-        spec = sim.cell.spec.camera
-        self.camera: str | mujoco.MjvCamera = spec.name if spec is not None else Recorder.free_camera()
+        self.camera = view_camera(sim.cell)
 
     def jpeg(self, qpos: np.ndarray, quality: int = 80) -> bytes:
         self.data.qpos[:] = qpos
@@ -67,7 +74,7 @@ class Recorder:
     Parameters
     ----------
     sim_model : the model the frames are rendered from (``CellSim.model``)
-    camera : name of the model camera, or None for a free camera looking at the cell
+    camera : a model camera (name) or an MjvCamera (see :func:`view_camera`); None = the free camera on the cell
     width_px, height_px : render size of a frame
     video : also keep the periodic "tick" frames for the GIF/MP4
     video_scale : size factor of video frames (smaller GIFs)
@@ -76,7 +83,7 @@ class Recorder:
     def __init__(
         self,
         sim_model: mujoco.MjModel,
-        camera: str | None,
+        camera: str | mujoco.MjvCamera | None,
         width_px: int = 640,
         height_px: int = 480,
         video: bool = True,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sim.cell_sim import CellSim
 from sim.model_builder import SimFault
-from sim.render import Recorder
+from sim.render import Recorder, view_camera
 from sim.replay_log import McapReplayLog
 from sim.validate import ValidationResult, validate_workflow
 
@@ -57,8 +57,7 @@ def validate_to_dir(
 
     if pictures:
         probe = CellSim.from_workflow(wf_path, fault)
-        cam = probe.cell.spec.camera.name if probe.cell.spec.camera else None
-        recorder = Recorder(probe.model, cam)
+        recorder = Recorder(probe.model, view_camera(probe.cell))
         log = McapReplayLog(dest / f"run{suffix}.mcap", probe.model)
     kept = False
     try:
