@@ -124,14 +124,23 @@ class SlotGrid(StrictModel):
 
 
 class StationSpec(StrictModel):
-    """A station: a box body whose top-surface centre is the station frame."""
+    """A station: a box body whose top-surface centre is the station frame.
+
+    A ``bin`` is a tray that holds many identical parts (nuts, bolts), laid out in a row or grid by the
+    workflow generator and picked one by one.
+    """
 
     name: str
-    type: Literal["feeder_tray", "fixture", "kit_tray"]
+    type: Literal["feeder_tray", "fixture", "kit_tray", "bin"]
     pose: PoseSpec
     size_m: Vec3
     slots: list[SlotSpec] = []
     slot_grid: SlotGrid | None = None
+    feed_area_m: tuple[float, float] | None = Field(
+        default=None,
+        description="usable (x, y) area of the top surface for feeding, centred on the station frame "
+        "(e.g. inside a tray's rim); default: the whole top, size_m[:2]",
+    )
 
     @field_validator("size_m")
     @classmethod
@@ -139,6 +148,14 @@ class StationSpec(StrictModel):
         if min(v) <= 0:
             raise ValueError("all sizes must be positive")
         return v
+
+    @model_validator(mode="after")
+    def _feed_area(self) -> StationSpec:
+        if self.feed_area_m is not None:
+            x_m, y_m = self.feed_area_m
+            if min(x_m, y_m) <= 0 or x_m > self.size_m[0] + 1e-9 or y_m > self.size_m[1] + 1e-9:
+                raise ValueError(f"feed_area_m {self.feed_area_m} must be positive and within size_m")
+        return self
 
     def slot_poses(self) -> dict[str, np.ndarray]:
         """``name -> T_station_slot (4, 4)``; grid slots first, then explicit ones."""
