@@ -20,6 +20,7 @@ from cell_config import Cell
 from motion.trajectory import JointTrajectory
 from sim.model_builder import build_model
 from workflow_gen.model import Grasp, MotionStep, PartInfo, Pose, Task, Workflow, save_workflow
+from workflow_gen.phases import Phase
 
 # Top-down grasp: tool z points down, tool x along world x, fingers close along world y.
 R_WORLD_TCP_DOWN = np.diag([1.0, -1.0, -1.0])
@@ -188,6 +189,7 @@ def build_pick_place(
     steps = [
         MotionStep(
             name="open",
+            phase=Phase.OPEN,
             kind="gripper",
             duration_s=0.5,
             gripper_width_m=width_open,
@@ -195,18 +197,21 @@ def build_pick_place(
         ),
         MotionStep(
             name="approach",
+            phase=Phase.TRANSIT,
             kind="trajectory",
             trajectory="t0_approach",
             duration_s=trajs["t0_approach"].duration_s,
         ),
         MotionStep(
             name="descend",
+            phase=Phase.APPROACH,
             kind="trajectory",
             trajectory="t0_descend",
             duration_s=trajs["t0_descend"].duration_s,
         ),
         MotionStep(
             name="close",
+            phase=Phase.PICK,
             kind="gripper",
             duration_s=0.5,
             gripper_width_m=max(g.min_opening_m, size_m[1] - 0.01),
@@ -214,16 +219,29 @@ def build_pick_place(
             attach="box",
         ),
         MotionStep(
-            name="lift", kind="trajectory", trajectory="t0_lift", duration_s=trajs["t0_lift"].duration_s
+            name="lift",
+            phase=Phase.LIFT,
+            kind="trajectory",
+            trajectory="t0_lift",
+            duration_s=trajs["t0_lift"].duration_s,
         ),
         MotionStep(
-            name="carry", kind="trajectory", trajectory="t0_carry", duration_s=trajs["t0_carry"].duration_s
+            name="carry",
+            phase=Phase.TRANSIT,
+            kind="trajectory",
+            trajectory="t0_carry",
+            duration_s=trajs["t0_carry"].duration_s,
         ),
         MotionStep(
-            name="lower", kind="trajectory", trajectory="t0_lower", duration_s=trajs["t0_lower"].duration_s
+            name="lower",
+            phase=Phase.INSERT,
+            kind="trajectory",
+            trajectory="t0_lower",
+            duration_s=trajs["t0_lower"].duration_s,
         ),
         MotionStep(
             name="release",
+            phase=Phase.RELEASE,
             kind="gripper",
             duration_s=0.5,
             gripper_width_m=width_open,
@@ -232,12 +250,17 @@ def build_pick_place(
         ),
         MotionStep(
             name="retreat",
+            phase=Phase.RETREAT,
             kind="trajectory",
             trajectory="t0_retreat",
             duration_s=trajs["t0_retreat"].duration_s,
         ),
         MotionStep(
-            name="home", kind="trajectory", trajectory="t0_home", duration_s=trajs["t0_home"].duration_s
+            name="home",
+            phase=Phase.HOME,
+            kind="trajectory",
+            trajectory="t0_home",
+            duration_s=trajs["t0_home"].duration_s,
         ),
     ]
     grasp = Grasp(

@@ -22,10 +22,11 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.spatial.transform import Rotation
 
 from motion.trajectory import JointTrajectory
+from workflow_gen.phases import Phase, ReasonKind, phase_of_step_name
 
 SCHEMA_VERSION = 1
 
@@ -88,10 +89,13 @@ class MotionStep(_Strict):
     """One step of a task: a robot trajectory or a gripper command.
 
     ``attach`` / ``detach`` name the part that the gripper holds from the end of this step on / releases.
+    ``phase`` is what the step does (:class:`workflow_gen.phases.Phase`); files written before it existed
+    get it from the step name when read.
     """
 
     name: str
     kind: Literal["trajectory", "gripper"]
+    phase: Phase
     trajectory: str | None = Field(default=None, description="key in trajectories.npz")
     duration_s: float = Field(ge=0)
     gripper_width_m: float | None = None
@@ -99,11 +103,35 @@ class MotionStep(_Strict):
     attach: str | None = None
     detach: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _phase_from_name(cls, data: object) -> object:
+        if isinstance(data, dict) and "phase" not in data and isinstance(data.get("name"), str):
+            try:
+                return {**data, "phase": phase_of_step_name(data["name"])}
+            except ValueError:
+                return data  # pydantic then says that 'phase' is missing
+        return data
+
+
+TaskKind = Literal["pick_place", "regrasp", "place_by_hand", "hand_to_cell", "fasten"]
+
 
 class Task(_Strict):
+    """One task of the workflow, the robot's or a person's (``actor: operator``).
+
+    ``kind``: ``pick_place`` (robot), ``regrasp`` (robot, puts the part down once to take it another way),
+    ``place_by_hand`` (a person places a part from the feeder), ``hand_to_cell`` (a person places a part
+    that has no feeder place), ``fasten`` (a person fastens placed fasteners). ``reason_kind`` says why a
+    person does it; ``insert_dir`` is the direction the part moves while it goes in (world frame).
+    """
+
     id: str
     actor: Literal["robot", "operator"]
     part: str
+    kind: TaskKind = "pick_place"
+    reason_kind: ReasonKind | None = None
+    insert_dir: tuple[float, float, float] | None = None
     description: str
     source: str
     target: str
@@ -119,6 +147,7 @@ class Task(_Strict):
 class Infeasible(_Strict):
     part: str
     reason: str
+    kind: ReasonKind | None = None
 
 
 class Workflow(_Strict):

@@ -79,7 +79,8 @@ def test_message_service_and_action_with_project_types(cell_graph: Start, workfl
     assert (res.result.success, res.result.tasks_completed, res.result.task_count) == (True, 1, 1)
     assert res.result.run_id != "" and res.result.cycle_time_s > 5.0
     phases = [f.phase for f in feedback]
-    assert {"approach", "carry", "retreat", "done"} <= set(phases)
+    assert {"transit", "approach", "pick", "lift", "insert", "release", "retreat", "done"} <= set(phases)
+    assert "carry" not in phases and "place" not in phases  # no phase guessed from a step name
     assert all(f.task_index == 0 and f.task_count == 1 and f.task_id == "t0" for f in feedback)
 
     # a canceled goal stops the arm: back at the start of the workflow, cancel during the first motion

@@ -65,7 +65,6 @@ FINGER_JOINT = "finger_left_joint"
 HEARTBEAT_S = 0.25
 # Farther than this (rad, any joint) from a trajectory's start, the arm first rejoins the plan.
 REJOIN_THRESHOLD_RAD = 0.02
-PHASES = ("approach", "pick", "carry", "place", "retreat")
 # The jaws count as still below GRIPPER_STILL_SPEED_M_S, measured over at least GRIPPER_STILL_S (sim s);
 # within GRIPPER_STILL_M of the commanded width they are there.
 GRIPPER_STILL_M = 5e-4
@@ -100,12 +99,8 @@ class CellState:
 
 
 def phase_of(step: MotionStep) -> str:
-    """The feedback phase of a step, from its name (``approach``, ``pick``, ...) or the name itself."""
-    name = step.name.lower()
-    for phase in PHASES:
-        if phase in name:
-            return phase
-    return name
+    """The feedback phase of a step: the step's own :class:`workflow_gen.phases.Phase` (no name guessing)."""
+    return step.phase.value
 
 
 def held_part_before(task: Task, step_index: int) -> str | None:
