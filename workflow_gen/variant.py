@@ -9,6 +9,16 @@ assembly::
     feed: feeder                # default source station of every part
     parts:                      # optional per-part overrides, keyed by the part name in the STEP tree
       pin_1: {source: feeder}
+      bolt_2: {fastener: bolt, torque_nm: 8.5}   # what it is and how tight, when recognition is wrong
+    build_up: auto              # which CAD axis points up on the fixture: auto, +x, -x, +y, -y, +z, -z
+    build_rpy_deg: [90, 0, 0]   # or a full rotation fixture-from-CAD (xyz extrinsic, degrees)
+    fastening_tool: torque wrench   # what a worker fastens with when a part does not say
+
+``build_up: auto`` (the default) stands the product on its base: a CAD already standing z up with its
+bottom on z = 0 over the origin keeps its own frame, otherwise the most stable of the six axis directions
+is chosen (see :mod:`workflow_gen.orientation`). ``build_up`` other than ``auto`` and ``build_rpy_deg``
+exclude each other. Per-part ``fastener`` (bolt, screw, nut, washer or none) overrides the recognition of
+fasteners from the geometry and names, ``torque_nm`` (> 0) is the tightening torque of that fastener.
 
 kit::
 
@@ -31,6 +41,8 @@ from cell_config import ConfigError, PoseSpec
 from cell_config.loader import load_yaml_model
 
 Units = Literal["m", "cm", "mm", "in"]
+BuildUp = Literal["auto", "+x", "-x", "+y", "-y", "+z", "-z"]
+Fastener = Literal["bolt", "screw", "nut", "washer", "none"]
 UNIT_SCALE_M: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
 DEFAULT_DENSITY_KG_M3 = 2700.0  # aluminium
 
@@ -44,6 +56,10 @@ class AssemblyPartOverride(_Strict):
 
     source: str | None = Field(default=None, description="station to pick it from (default: feed)")
     density_kg_m3: float | None = Field(default=None, gt=0)
+    torque_nm: float | None = Field(default=None, gt=0, description="tightening torque of this fastener")
+    fastener: Fastener | None = Field(
+        default=None, description="what the part is, overriding the fastener recognition ('none': not one)"
+    )
 
 
 class KitPart(_Strict):
@@ -82,6 +98,15 @@ class VariantSpec(_Strict):
     parts: list[KitPart] | dict[str, AssemblyPartOverride] | None = None
     density_kg_m3: float = Field(default=DEFAULT_DENSITY_KG_M3, gt=0)
     expect_infeasible: list[str] = Field(default_factory=list, description="parts known to be infeasible")
+    build_up: BuildUp = Field(default="auto", description="CAD axis that points up on the fixture")
+    build_rpy_deg: tuple[float, float, float] | None = Field(
+        default=None, description="rotation fixture-from-CAD, xyz extrinsic, degrees (instead of build_up)"
+    )
+    fastening_tool: str = Field(
+        default="torque wrench",
+        min_length=1,
+        description="what a worker fastens with when a part does not say",
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> VariantSpec:
@@ -94,6 +119,10 @@ class VariantSpec(_Strict):
                 raise ValueError(f"duplicate part names {dup}")
         elif isinstance(self.parts, list):
             raise ValueError("an assembly takes 'parts:' as a map of part name -> overrides, not a list")
+        if self.build_rpy_deg is not None and self.build_up != "auto":
+            raise ValueError(
+                f"give either build_up ({self.build_up!r}) or build_rpy_deg, not both: both set the build orientation"
+            )
         return self
 
     @property
