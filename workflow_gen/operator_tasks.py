@@ -18,13 +18,17 @@ from scipy.spatial.transform import Rotation
 
 from cell_config import Cell
 from workflow_gen.model import Pose, Task
+from workflow_gen.phases import ReasonKind
 
 if TYPE_CHECKING:
-    from workflow_gen.pipeline import PartPlan
+    from workflow_gen.part_context import PartContext
+    from workflow_gen.stages.context import WorkerTask
 
 # Estimated time of one operator task: take one part from the feeder, turn it, set it in place, step back.
 # A planning assumption (not measured), the same for every part; it is counted in the cycle time.
 OPERATOR_TASK_S = 20.0
+# Estimated time to fasten one bolt, screw or nut by hand with a wrench (a planning assumption).
+FASTEN_TASK_S = 15.0
 # Heavier parts are not handed to the operator either: the reference mass for lifting by hand in
 # ISO 11228-1 (one person, ideal posture) is 25 kg.
 OPERATOR_MAX_KG = 25.0
@@ -83,7 +87,7 @@ def _mm(v_m: float) -> str:
     return "0" if s == "-0" else s
 
 
-def _where(pp: PartPlan, T_frame_part: np.ndarray, frame: str) -> str:
+def _where(pp: PartContext, T_frame_part: np.ndarray, frame: str) -> str:
     """Where the part goes, in words a worker can follow (positions: centre of its footprint, its bottom)."""
     if "/" in pp.target_label:
         station, slot = pp.target_label.split("/", 1)
@@ -104,56 +108,118 @@ def _where(pp: PartPlan, T_frame_part: np.ndarray, frame: str) -> str:
     )
 
 
-def instructions(pp: PartPlan, cell: Cell, robot_parked: bool) -> list[str]:
+def instructions(pp: PartContext, reason: str, cell: Cell, robot_parked: bool) -> list[str]:
     """What the worker does, in order (short sentences; sizes in mm, angles in degrees)."""
-    assert pp.T_world_start is not None and pp.T_world_target is not None and pp.issue is not None
+    assert pp.T_world_target is not None
     g = pp.geom
     frame = pp.target_station or "world"
     T_world_frame = cell.T_world_station(pp.target_station) if pp.target_station else np.eye(4)
     T_frame_part = np.linalg.inv(T_world_frame) @ pp.T_world_target
     length, width, height = size_mm(g.mesh, pp.T_world_target)
-    R_start, R_target = pp.T_world_start[:3, :3], pp.T_world_target[:3, :3]
+    R_target = pp.T_world_target[:3, :3]
     yaw = float(Rotation.from_matrix(T_frame_part[:3, :3]).as_euler("ZYX", degrees=True)[0])
-    if _same_face_down(R_start, R_target):
-        turn = "the same face down as it lies in the feeder (do not turn it over)"
+    if pp.T_world_start is None:
+        take = (
+            f"Take {g.name} ({length:.0f} x {width:.0f} x {height:.0f} mm, {g.mass_kg:.2f} kg) from the parts "
+            "supply: it has no place in the cell's feeding stations, so it is handed to the cell."
+        )
+        turn = "as it stands in the product"
     else:
-        turn = f"turned over: in the feeder it lies on {face_down(R_start)}"
+        take = (
+            f"Take {g.name} ({length:.0f} x {width:.0f} x {height:.0f} mm, {g.mass_kg:.2f} kg) "
+            f"from {pp.source_slot.split('/', 1)[-1]} of the {pp.source_slot.split('/', 1)[0]} "
+            f"({pp.source_slot})."
+        )
+        if _same_face_down(pp.T_world_start[:3, :3], R_target):
+            turn = "the same face down as it lies in the feeder (do not turn it over)"
+        else:
+            turn = f"turned over: in the feeder it lies on {face_down(pp.T_world_start[:3, :3])}"
     side = _long_side(g.mesh, T_frame_part, frame)
+    d = pp.insert_dir
+    if d[2] < -0.9:
+        way = "from above"
+    elif d[2] > 0.9:
+        way = "from below (reach under the product)"
+    else:
+        way = f"sideways, pushing it along ({d[0]:.2f}, {d[1]:.2f}, {d[2]:.2f}) in the world frame"
     steps = [
-        f"The robot does not handle {g.name}: {pp.issue}."
+        f"The robot does not handle {g.name}: {reason}."
         + (" The robot waits at home while you work." if robot_parked else ""),
-        f"Take {g.name} ({length:.0f} x {width:.0f} x {height:.0f} mm, {g.mass_kg:.2f} kg) "
-        f"from slot {pp.source_slot.split('/', 1)[-1]} of the {pp.source_slot.split('/', 1)[0]} "
-        f"({pp.source_slot}).",
-        f"Put it {_where(pp, T_frame_part, frame)}.",
-        f"Set it down on {face_down(R_target)}, {turn}.",
+        take,
+        f"Put it {_where(pp, T_frame_part, frame)}, bringing it in {way}.",
+        f"Set it with {face_down(R_target)} facing down, {turn}.",
         f"Turn it {side} (yaw {yaw:.0f} deg about the vertical in the {frame} frame, as in the target pose)."
         if side
         else f"Its footprint has no long side: turn it so that its sides, if any, run along the {frame} "
         "x and y axes.",
-        "Let it rest flat and fully in place, then step back out of the robot's reach.",
+        "Let it rest fully in place, then step back out of the robot's reach.",
     ]
     return steps
 
 
-def operator_task(pp: PartPlan, task_id: str, cell: Cell, robot_parked: bool) -> Task:
-    """The operator task of a part the robot cannot handle (feeder slot and target known)."""
-    assert pp.T_world_start is not None and pp.T_world_target is not None and pp.issue is not None
+def operator_task(pp: PartContext, worker: WorkerTask, task_id: str, cell: Cell, robot_parked: bool) -> Task:
+    """The worker's task of a part the robot does not do (its target known; its feeder place if any)."""
+    assert pp.T_world_target is not None
+    start = pp.T_world_start if pp.T_world_start is not None else pp.T_world_target
+    source = pp.source_slot or "parts supply (handed to the cell)"
     return Task(
         id=task_id,
         actor="operator",
         part=pp.name,
+        kind="place_by_hand" if worker.kind == "place_by_hand" else "hand_to_cell",
+        reason_kind=worker.reason_kind,
+        insert_dir=tuple(round(float(v), 6) for v in pp.insert_dir),  # type: ignore[arg-type]
         description=(
-            f"by the worker: take {pp.name} from {pp.source_slot}, place it at {pp.target_label} "
-            f"(the robot cannot: {pp.issue})"
+            f"by the worker: take {pp.name} from {source}, place it at {pp.target_label} "
+            f"(the robot cannot: {worker.reason})"
         ),
-        source=pp.source_slot,
+        source=source,
         target=pp.target_label,
         grasp=None,
-        T_world_part_pick=Pose.from_matrix(pp.T_world_start),
+        T_world_part_pick=Pose.from_matrix(start),
         T_world_part_place=Pose.from_matrix(pp.T_world_target),
         steps=[],
         duration_s=OPERATOR_TASK_S,
-        instructions=instructions(pp, cell, robot_parked),
+        instructions=instructions(pp, worker.reason, cell, robot_parked),
+        pictures=[f"report/{pp.name}.png"],
+    )
+
+
+def fastening_task(
+    pp: PartContext, task_id: str, cell: Cell, robot_parked: bool, tool: str, torque_nm: float | None
+) -> Task:
+    """The worker fastens a placed fastener (the cell has no powered screwdriver); the part does not move."""
+    assert pp.T_world_target is not None
+    mate = pp.fastened_with
+    what = {
+        "nut": f"Tighten nut {pp.name} on {mate}" if mate else f"Tighten nut {pp.name}",
+        "bolt": f"Tighten bolt {pp.name}",
+        "screw": f"Drive screw {pp.name} home",
+    }.get(pp.fastener or "", f"Fasten {pp.name}")
+    d = pp.insert_dir
+    side = "from below" if d[2] > 0.9 else ("from above" if d[2] < -0.9 else "from the side")
+    torque = (
+        f" to {torque_nm:g} N m" if torque_nm else " to the torque of the drawing (not given in the variant)"
+    )
+    here = Pose.from_matrix(pp.T_world_target)
+    return Task(
+        id=task_id,
+        actor="operator",
+        part=pp.name,
+        kind="fasten",
+        reason_kind=ReasonKind.FASTENING,
+        insert_dir=tuple(round(float(v), 6) for v in d),  # type: ignore[arg-type]
+        description=f"by the worker: fasten {pp.name}" + (f" on {mate}" if mate else "") + f" with a {tool}",
+        source=pp.target_label,
+        target=pp.target_label,
+        T_world_part_pick=here,
+        T_world_part_place=here,
+        duration_s=FASTEN_TASK_S,
+        instructions=[
+            "The cell has no powered screwdriver: fastening is a worker's task."
+            + (" The robot waits at home while you work." if robot_parked else ""),
+            f"{what}{torque}, working {side}, with a {tool}.",
+            "Check that it sits fully home, then step back out of the robot's reach.",
+        ],
         pictures=[f"report/{pp.name}.png"],
     )

@@ -221,7 +221,7 @@ def write_report(out: Path, outcome: PlanOutcome) -> None:
             lines.append(f"| {i} | {t.part} | {t.source} | {t.target} | operator | - | {t.duration_s:.1f} |")
             continue
         assert t.grasp is not None
-        n_all = len(pp.grasps) if pp.grasps is not None else 0
+        n_all = len(pp.ctx.grasps) if pp.ctx.grasps is not None else 0
         n_use = len(pp.usable) if pp.usable is not None else 0
         lines.append(
             f"| {i} | {t.part} | {t.source} | {t.target} | {t.grasp.contact_width_m * 1000:.1f} | "
@@ -246,8 +246,12 @@ def write_report(out: Path, outcome: PlanOutcome) -> None:
     for p in outcome.parts:
         if p.geom.mass_kg > 0:
             lines.append(
-                f"- {p.name}: {p.geom.mass_kg * 1000:.0f} g, symmetry {p.symmetry}, "
-                + (f"rests with probability {p.resting.probability:.2f}" if p.resting else "not laid out")
+                f"- {p.name}: {p.geom.mass_kg * 1000:.0f} g, symmetry {p.ctx.symmetry}, "
+                + (
+                    f"rests with probability {p.ctx.resting_probability:.2f}"
+                    if p.ctx.T_world_start is not None
+                    else "not laid out"
+                )
                 + (f"; ![{p.name}](report/{p.name}.png)" if any(t.part == p.name for t in wf.tasks) else "")
             )
     (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,189 @@
+"""Pick-and-place of one part as a stage container, the grasps that fit a leg, and the part-level fallbacks.
+
+::
+
+    pick_place(leg) = Serial( GenerateGrasps, OpenJaws, Transit(pre-pick), Approach, CloseJaws, Lift,
+                              Transit(pre-insert), Insert, ReleaseJaws, Retreat )
+    regrasp         = Serial( pick_place(feeder -> regrasp area), pick_place(regrasp area -> product) )
+    part            = Fallbacks( pick_place, regrasp )  -> RobotTask, else the driver's WorkerTask
+
+:func:`leg_grasps` keeps the grasps that can work at both ends of a leg before any planning: the tool never
+comes from below, the fingertips stay above the surfaces, and the open fingers and the palm, swept along the
+insertion line, stay clear of the parts already built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from workflow_gen.grasps import GraspSet, GripperGeometry
+from workflow_gen.phases import ReasonKind
+from workflow_gen.stages.context import UP, Leg
+from workflow_gen.stages.core import Failure, Scene, Serial, Solution, Stage, first_solution, summarise
+from workflow_gen.stages.moves import (
+    Approach,
+    CloseJaws,
+    GenerateGrasps,
+    Insert,
+    Lift,
+    OpenJaws,
+    ReleaseJaws,
+    Retreat,
+    Transit,
+)
+
+FINGERTIP_CLEARANCE_M = 0.002
+# The tool may point at most this far upwards (tool z . world up): a gripper does not reach in from below.
+MAX_TOOL_UP = 0.26  # about 15 deg above horizontal
+SWEEP_SAMPLES = 5  # positions checked along the insertion line
+MAX_LEG_GRASPS = 300
+
+
+def pick_place(tag: str = "", max_tries: int = 12) -> Serial:
+    """The stages of one leg; ``tag`` suffixes the step names (``"_2"`` for a regrasp's second leg)."""
+    stages: list[Stage] = [
+        GenerateGrasps("grasps" + tag, max_tries),
+        OpenJaws("open" + tag),
+        Transit("transit_pick" + tag, "q_pre_pick", "pre_pick"),
+        Approach("approach" + tag),
+        CloseJaws("close" + tag),
+        Lift("lift" + tag),
+        Transit("transit_place" + tag, "q_pre_insert", "pre_insert"),
+        Insert("insert" + tag),
+        ReleaseJaws("release" + tag),
+        Retreat("retreat" + tag),
+    ]
+    return Serial("pick_place" + tag, stages)
+
+
+def regrasp(first: Leg, second: Leg, max_tries: int = 6) -> Serial:
+    """Put the part down on the regrasp area (``first``), then take it another way (``second``)."""
+    return Serial("regrasp", [pick_place("", max_tries), pick_place("_2", max_tries)], legs=[first, second])
+
+
+def plan_leg_chain(stage: Stage, leg: Leg, start: Solution, scene: Scene) -> Solution | Failure:
+    """Run ``stage`` from ``start``; the first solution, or one summarised failure."""
+    out = first_solution(stage, leg, start, scene)
+    if isinstance(out, Solution):
+        return out
+    tried = min(len(leg.grasps), _max_tries(stage))
+    return summarise(out, tried)
+
+
+def _max_tries(stage: Stage) -> int:
+    children = getattr(stage, "children", [])
+    for c in children:
+        if isinstance(c, GenerateGrasps):
+            return c.max_tries
+    return 12
+
+
+def _sample_points(meshes_world: list[trimesh.Trimesh], per_part: int = 400) -> np.ndarray:
+    """Surface points ``(P, 3)`` of the given placed meshes (vertices plus an even sampling)."""
+    pts = [np.zeros((0, 3))]
+    for i, m in enumerate(meshes_world):
+        pts.append(np.asarray(m.vertices))
+        pts.append(trimesh.sample.sample_surface_even(m, per_part, seed=i)[0])
+    return np.vstack(pts)
+
+
+def leg_grasps(
+    grasps: GraspSet,
+    gripper: GripperGeometry,
+    T_world_from: np.ndarray,
+    T_world_to: np.ndarray,
+    from_surface_z_m: float,
+    to_surface_z_m: float,
+    insert_dir: np.ndarray,
+    approach_m: float,
+    built_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
+    max_keep: int = MAX_LEG_GRASPS,
+) -> GraspSet:
+    """The grasps of ``grasps`` fit for a leg, ranked: clean top-down picks and pushes along the axis first.
+
+    Parameters
+    ----------
+    T_world_from, T_world_to : (4, 4) part poses at the pick and the place
+    from_surface_z_m, to_surface_z_m : heights of the surfaces the part rests on there
+    insert_dir : (3,) direction the part moves while going into place
+    built_world : meshes of the parts already at their places (world frame): the open fingers and the palm,
+        swept back along the insertion line by ``approach_m``, must not touch them
+    """
+    if len(grasps) == 0:
+        return grasps
+    d = np.asarray(insert_dir, float) / np.linalg.norm(insert_dir)
+    keep = np.ones(len(grasps), dtype=bool)
+    tips = gripper.fingertip_corners(grasps.pregrasp_width_m)  # (M, 8, 3) in the TCP frames
+    z_tool = {}
+    for key, T_world_part, surface_z in (
+        ("from", T_world_from, from_surface_z_m),
+        ("to", T_world_to, to_surface_z_m),
+    ):
+        T_world_tcp = T_world_part[None] @ grasps.T_part_tcp
+        z_tool[key] = T_world_tcp[:, :3, 2]
+        keep &= z_tool[key] @ UP <= MAX_TOOL_UP
+        tip_z = np.einsum("mj,mkj->mk", T_world_tcp[:, 2, :3], tips) + T_world_tcp[:, 2, 3, None]
+        keep &= tip_z.min(axis=1) >= surface_z + FINGERTIP_CLEARANCE_M
+    # Rank: pick from above, push along the insertion axis, then the grasp's own score.
+    rank = grasps.score - 0.5 * (z_tool["from"] @ UP) + 0.5 * (z_tool["to"] @ d)
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(-rank[idx], kind="stable")]
+    if len(built_world) and len(idx):
+        idx = idx[_fingers_clear(grasps.subset(idx), gripper, T_world_to, d, approach_m, built_world)]
+    return grasps.subset(idx[:max_keep])
+
+
+def _fingers_clear(
+    grasps: GraspSet,
+    gripper: GripperGeometry,
+    T_world_to: np.ndarray,
+    d: np.ndarray,
+    approach_m: float,
+    built_world: list[trimesh.Trimesh],
+    clearance_m: float = 0.001,
+) -> np.ndarray:
+    """``(M,) bool``: the open fingers and palm, from the pre-insert pose to the place, miss the built parts."""
+    target_c = T_world_to[:3, 3]
+    reach = 0.25  # only points this close to the place can be touched by the gripper
+    pts = _sample_points([m for m in built_world if _near(m, target_c, reach)])
+    pts = pts[np.linalg.norm(pts - target_c, axis=1) < reach] if len(pts) else pts
+    ok = np.ones(len(grasps), dtype=bool)
+    if len(pts) == 0:
+        return ok
+    hw, t_f = gripper.finger_width_m / 2, gripper.finger_thickness_m
+    px, py, pz = gripper.palm_size_m
+    z0, z1 = gripper.finger_z_range_m
+    c = clearance_m
+    for s in np.linspace(0.0, approach_m, SWEEP_SAMPLES):
+        T = T_world_to[None] @ grasps.T_part_tcp  # (M, 4, 4) tool at the place
+        R, t = T[:, :3, :3], T[:, :3, 3] - s * d
+        local = np.matmul(pts[None, :, :], R) - np.matmul(t[:, None, :], R)  # (M, P, 3) in the TCP frames
+        ax, ay, z = np.abs(local[..., 0]), np.abs(local[..., 1]), local[..., 2]
+        o = grasps.pregrasp_width_m[:, None] / 2
+        finger = (ax < hw + c) & (z > z0 - c) & (z < z1 + c) & (ay > o - c) & (ay < o + t_f + c)
+        palm = (ax < px / 2 + c) & (ay < py / 2 + c) & (z < z0 + c) & (z > z0 - pz - c)
+        ok &= ~np.any(finger | palm, axis=1)
+    return ok
+
+
+def _near(mesh: trimesh.Trimesh, c: np.ndarray, r: float) -> bool:
+    lo, hi = mesh.bounds
+    return bool(np.all(c > lo - r) and np.all(c < hi + r))
+
+
+def no_leg_grasp(grasps: GraspSet, leg_set: GraspSet, gripper: GripperGeometry, what: str) -> Failure:
+    """The failure to report when a leg has no grasp: none at all, or none fit for this leg."""
+    if len(grasps) == 0:
+        return Failure(
+            ReasonKind.NO_GRASP,
+            f"no collision-free antipodal grasp within the {gripper.stroke_m * 1000:.0f} mm stroke "
+            f"(friction {gripper.friction:g}, {grasps.n_pairs} contact pairs found)",
+            "grasps",
+        )
+    return Failure(
+        ReasonKind.NO_GRASP,
+        f"none of its {len(grasps)} grasps works at both {what} (the tool never comes from below, the "
+        "fingertips stay above the surfaces, the fingers stay clear of the parts already built)",
+        "grasps",
+    )
