@@ -1,10 +1,23 @@
 """CAD import: STEP assemblies and STEP/STL/OBJ parts into metre meshes with placements and checks.
 
 A STEP assembly gives one :class:`PartGeometry` per placed part (node of the assembly tree, so a
-repeated part appears once per placement); its placement in the assembly is its target pose in the
-fixture frame. Kit parts give ``quantity`` instances each. Files that cannot be read, are empty or
-have an absurd size for their stated units raise :class:`ConfigError` (bad input); parts that are
-read fine but cannot be handled (open mesh, too wide for the gripper) carry an ``issue`` instead.
+repeated part appears once per placement). Its target pose in the fixture frame is its placement in
+the assembly turned by the build frame (:mod:`workflow_gen.orientation`): ``T_fixture_part =
+T_fixture_cad @ T_cad_part``, so products drawn Y-up or lying on their side stand on their base.
+Kit parts give ``quantity`` instances each. Files that cannot be read, are empty or have an absurd
+size for their stated units raise :class:`ConfigError` (bad input); parts that are read fine but
+cannot be handled (a mesh that is no closed solid, too wide for the gripper) carry an ``issue``.
+
+Real exports need three more things, done here:
+
+- parts tessellated one B-rep face per node (some exporters write every face as its own shape):
+  open nodes whose placed boundaries share vertices are merged into one part, named after what
+  their names have in common (or their common parent);
+- useless CAD names (``NAUO12``, ``Body``, ``Name:1``, OCAF entries like ``=>[0:1:1:5]``, UUIDs,
+  none) are replaced by the nearest useful name up the assembly tree; names are sanitised to
+  ``[A-Za-z0-9_.-]`` and made unique with ``_2``, ``_3`` ..., in a deterministic order; the raw CAD
+  name stays in ``PartGeometry.cad_name``;
+- meshes are repaired into closed solids by :func:`workflow_gen.mesh_repair.repair_mesh`.
 """
 
 from __future__ import annotations
@@ -15,8 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from cell_config import ConfigError, PoseSpec
+from workflow_gen.mesh_repair import SEAM_TOL_M, repair_mesh
+from workflow_gen.orientation import BuildFrame, choose_build_frame
 from workflow_gen.variant import UNIT_SCALE_M, VariantSpec, variant_file
 
 MIN_EXTENT_M = 0.002
@@ -38,6 +56,10 @@ class PartGeometry:
     T_fixture_part : (4, 4) float, assembly placement in the fixture frame (assemblies only)
     issue : why the part cannot be handled, or ``None``
     yaml_key : key in variant.yaml that introduced the part (for messages)
+    mass_kg, com_m (3,), inertia_kg_m2 (3, 3) : mass properties in the part frame (after the repair)
+    cad_name : the raw name in the CAD file (several joined by " + " for a part merged from faces)
+    repair_notes : what the mesh repair did ("3 shells united into 1", ...)
+    T_cad_part : (4, 4) float, placement in the assembly's own (CAD) frame (assemblies only)
     """
 
     name: str
@@ -52,6 +74,24 @@ class PartGeometry:
     mass_kg: float = 0.0
     com_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
     inertia_kg_m2: np.ndarray = field(default_factory=lambda: np.zeros((3, 3)))
+    cad_name: str = ""
+    repair_notes: list[str] = field(default_factory=list)
+    T_cad_part: np.ndarray | None = None
+
+
+@dataclass
+class ImportedVariant:
+    """Every part instance of a variant and, for an assembly, how the product stands on the fixture.
+
+    Attributes
+    ----------
+    parts : list of PartGeometry
+    build : BuildFrame or None
+        ``None`` for a kit (kit parts have slot targets, not a common product frame).
+    """
+
+    parts: list[PartGeometry]
+    build: BuildFrame | None = None
 
 
 def _read_mesh_file(path: Path, file: Path, key: str) -> object:
@@ -103,21 +143,15 @@ def min_width_m(mesh: trimesh.Trimesh) -> tuple[float, np.ndarray]:
 
 
 def repair_and_check(part: PartGeometry, stroke_m: float) -> None:
-    """Merge vertices, repair small holes, compute mass properties; set ``issue`` if the part is unusable."""
-    m = part.mesh
-    m.merge_vertices()
-    m.remove_unreferenced_vertices()
-    if not m.is_watertight:
-        trimesh.repair.fill_holes(m)
-        trimesh.repair.fix_normals(m)
-    if not m.is_watertight:
-        open_edges = len(trimesh.grouping.group_rows(m.edges_sorted, require_count=1))
-        part.issue = f"mesh is not watertight and could not be repaired ({open_edges} open edges)"
+    """Repair the mesh into a closed solid, compute mass properties; set ``issue`` if the part is unusable."""
+    r = repair_mesh(part.mesh)
+    part.repair_notes = r.notes
+    if not r.ok:
+        part.issue = f"its mesh in {part.cad} is not a closed solid (not watertight) and could not be repaired: {r.reason}"
         return
-    if m.volume < 0:
-        m.invert()
+    m = part.mesh = r.mesh
     if m.volume <= 1e-12:
-        part.issue = "mesh encloses no volume"
+        part.issue = f"its mesh in {part.cad} encloses no volume"
         return
     m.density = part.density_kg_m3
     part.mass_kg = float(m.mass)
@@ -131,46 +165,211 @@ def repair_and_check(part: PartGeometry, stroke_m: float) -> None:
         )
 
 
-def import_parts(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> list[PartGeometry]:
-    """Import every part instance of a variant (metres), checked and with mass properties."""
-    f = variant_file(variant_dir)
-    parts: list[PartGeometry] = []
-    if spec.assembly is not None:
-        path = variant_dir / spec.assembly
-        read = _read_mesh_file(path, f, "assembly")
-        loaded = read if isinstance(read, trimesh.Scene) else trimesh.Scene([read])  # type: ignore[arg-type]
-        overrides = spec.overrides()
-        names: list[str] = []
-        for raw_node in sorted(loaded.graph.nodes_geometry):
-            T, gname = loaded.graph[raw_node]
-            # Node names become file names and task ids: keep them to a safe alphabet.
-            node = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(raw_node)).strip("_") or "part"
-            while node in names:
-                node += "_"
-            geom = loaded.geometry[gname]
-            if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
+# Names CAD tools give when the designer gave none: STEP occurrence ids, body/solid defaults, OCAF label
+# entries, shape types, UUIDs and plain numbers. An instance suffix (":1", "_2", " (3)") is ignored.
+_GENERIC = re.compile(
+    r"^(|nauo|body|bodies|solid|shell|compound|compsolid|face|part|component|mesh|object|shape|name|item|"
+    r"unnamed|untitled|noname|no_name|default|product|root|assembly|open cascade step translator.*|"
+    r"=>\[[\d:]*\]|\d+|[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}|[0-9a-f]{16,})$",
+    re.IGNORECASE,
+)
+
+
+def sanitize_name(raw: str) -> str:
+    """A CAD name in the safe alphabet ``[A-Za-z0-9_.-]`` (names become file names and task ids)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw.strip()).strip("_.-")
+
+
+def is_generic_name(raw: str) -> bool:
+    """Whether a CAD name says nothing about the part (``NAUO12``, ``Body``, ``Name:1``, a UUID, empty)."""
+    base = re.sub(r"([\s_:.-]*\(?\d+\)?)+$", "", raw.strip()) if not re.fullmatch(r"\d+", raw.strip()) else ""
+    return bool(_GENERIC.fullmatch(base) or _GENERIC.fullmatch(raw.strip()))
+
+
+def _useful_name(candidates: list[str]) -> str:
+    """The first candidate that is not generic, sanitised (``"part"`` when none is)."""
+    for c in candidates:
+        if not is_generic_name(c) and sanitize_name(c):
+            return sanitize_name(c)
+    return "part"
+
+
+def _ancestors(scene: trimesh.Scene, node: str) -> list[str]:
+    """Node names from the parent of ``node`` up to (without) the scene's base frame."""
+    parents = scene.graph.transforms.parents
+    out: list[str] = []
+    n = parents.get(node)
+    while n is not None and n != scene.graph.base_frame and len(out) < 64:
+        out.append(str(n))
+        n = parents.get(n)
+    return out
+
+
+def unique_names(bases: list[str], fixed: list[bool]) -> list[str]:
+    """Unique names from ``bases``: names given in the CAD (``fixed``) are kept first, others get ``_2`` ...
+
+    Deterministic: the i-th repeat of a base (in list order) is ``base_<i+1>``.
+    """
+    taken: set[str] = set()
+    out = [""] * len(bases)
+    for want_fixed in (True, False):
+        for i, b in enumerate(bases):
+            if fixed[i] != want_fixed:
                 continue
-            mesh = geom.copy()  # cascadio converts the STEP's own unit to metres
-            T = np.array(T, dtype=float)
-            ov = overrides.get(node)
-            _check_size(mesh, node, "from the STEP file", f, "assembly")
-            parts.append(
-                PartGeometry(
-                    name=node,
-                    cad=str(spec.assembly),
-                    mesh=mesh,
-                    density_kg_m3=(ov.density_kg_m3 if ov and ov.density_kg_m3 else spec.density_kg_m3),
-                    source=(ov.source if ov and ov.source else spec.feed),
-                    T_fixture_part=T,
-                    yaml_key="assembly",
-                )
+            name, k = b, 1
+            while name in taken:
+                k += 1
+                name = f"{b}_{k}"
+            taken.add(name)
+            out[i] = name
+    return out
+
+
+@dataclass
+class _Node:
+    raw: str  # node name in the scene graph
+    T_cad_node: np.ndarray  # (4, 4)
+    mesh: trimesh.Trimesh  # node frame
+    gname: str
+
+
+def _open_boundary_points(mesh: trimesh.Trimesh) -> np.ndarray | None:
+    """Vertices (B, 3) on open edges of the mesh (after merging exact duplicates), None if it is closed."""
+    m = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    m.merge_vertices()
+    e = m.edges_sorted
+    open_rows = trimesh.grouping.group_rows(e, require_count=1)
+    if len(open_rows) == 0:
+        return None
+    return np.asarray(m.vertices[np.unique(e[open_rows])], dtype=float)
+
+
+def _face_groups(nodes: list[_Node], tol_m: float) -> list[list[int]]:
+    """Group the nodes that are pieces of one solid: open meshes sharing placed boundary vertices.
+
+    Two placed open meshes belong together when at least two of their boundary vertices coincide
+    (an edge, not a touching corner); a closed mesh always stays on its own.
+    """
+    pts, owner = [], []
+    for i, nd in enumerate(nodes):
+        b = _open_boundary_points(nd.mesh)
+        if b is None:
+            continue
+        pts.append(trimesh.transform_points(b, nd.T_cad_node))
+        owner.append(np.full(len(b), i))
+    n = len(nodes)
+    if len(pts) < 2:
+        return [[i] for i in range(n)]
+    all_pts, own = np.vstack(pts), np.concatenate(owner)
+    pairs = cKDTree(all_pts).query_pairs(tol_m, output_type="ndarray")
+    pairs = pairs[own[pairs[:, 0]] != own[pairs[:, 1]]]
+    if len(pairs) == 0:
+        return [[i] for i in range(n)]
+    a, b = np.minimum(own[pairs[:, 0]], own[pairs[:, 1]]), np.maximum(own[pairs[:, 0]], own[pairs[:, 1]])
+    link, count = np.unique(a * n + b, return_counts=True)
+    link = link[count >= 2]
+    g = coo_matrix((np.ones(len(link)), (link // n, link % n)), shape=(n, n))
+    _, label = connected_components(g, directed=False)
+    groups: dict[int, list[int]] = {}
+    for i, lab in enumerate(label):
+        groups.setdefault(int(lab), []).append(i)
+    return sorted(groups.values())
+
+
+def _group_name(scene: trimesh.Scene, members: list[_Node]) -> tuple[str, bool]:
+    """Name of a part merged from several nodes: their common name prefix, else their common parent."""
+    names = [sanitize_name(m.raw) for m in members]
+    prefix = re.sub(r"[_.\-\d]+$", "", _common_prefix(names))
+    prefix = re.sub(r"[_.-]*face$", "", prefix, flags=re.IGNORECASE)
+    if len(prefix) >= 2 and not is_generic_name(prefix):
+        return prefix, True
+    chains = [_ancestors(scene, m.raw) for m in members]
+    common = [a for a in chains[0] if all(a in c for c in chains[1:])]
+    name = _useful_name(common)
+    return name, name != "part"
+
+
+def _common_prefix(names: list[str]) -> str:
+    lo, hi = min(names), max(names)
+    k = 0
+    while k < min(len(lo), len(hi)) and lo[k] == hi[k]:
+        k += 1
+    return lo[:k]
+
+
+def _assembly_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartGeometry]:
+    """The parts of a STEP assembly with their placements in the CAD frame (``T_cad_part``)."""
+    assert spec.assembly is not None
+    path = variant_dir / spec.assembly
+    read = _read_mesh_file(path, f, "assembly")
+    scene = read if isinstance(read, trimesh.Scene) else trimesh.Scene([read])  # type: ignore[arg-type]
+    nodes: list[_Node] = []
+    for raw in sorted(scene.graph.nodes_geometry):
+        T, gname = scene.graph[raw]
+        geom = scene.geometry.get(gname)
+        if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
+            continue
+        # cascadio converts the STEP's own unit to metres.
+        nodes.append(_Node(str(raw), np.array(T, dtype=float), geom.copy(), str(gname)))
+    if not nodes:
+        raise ConfigError(f, "assembly", f"CAD file {path.name} is empty (no parts with faces)")
+    size_m = max(float(np.max(n.mesh.extents)) for n in nodes)
+    bases, fixed, members_of, cad_names = [], [], [], []
+    for group in _face_groups(nodes, max(SEAM_TOL_M, 1e-6 * size_m)):
+        members = [nodes[i] for i in group]
+        if len(members) == 1:
+            nd = members[0]
+            name = _useful_name([nd.raw, nd.gname, *_ancestors(scene, nd.raw)])
+            given = not is_generic_name(nd.raw)
+            cad_name = nd.raw
+        else:
+            name, given = _group_name(scene, members)
+            cad_name = " + ".join(m.raw for m in members)
+        bases.append(name)
+        fixed.append(given)
+        members_of.append(members)
+        cad_names.append(cad_name)
+    names = unique_names(bases, fixed)
+    overrides = spec.overrides()
+    parts: list[PartGeometry] = []
+    for name, members, cad_name in zip(names, members_of, cad_names, strict=True):
+        T0 = members[0].T_cad_node
+        if len(members) == 1:
+            mesh = members[0].mesh
+        else:
+            # The merged part's frame is its first face's: the other faces are expressed in it.
+            T0_inv = np.linalg.inv(T0)
+            pieces = []
+            for m in members:
+                piece = m.mesh.copy()
+                piece.apply_transform(T0_inv @ m.T_cad_node)
+                pieces.append(piece)
+            merged = trimesh.util.concatenate(pieces)
+            assert isinstance(merged, trimesh.Trimesh)
+            mesh = merged
+        _check_size(mesh, name, "from the STEP file", f, "assembly")
+        ov = overrides.get(name)
+        parts.append(
+            PartGeometry(
+                name=name,
+                cad=str(spec.assembly),
+                mesh=mesh,
+                density_kg_m3=(ov.density_kg_m3 if ov and ov.density_kg_m3 else spec.density_kg_m3),
+                source=(ov.source if ov and ov.source else spec.feed),
+                T_fixture_part=T0.copy(),
+                yaml_key="assembly",
+                cad_name=cad_name,
+                T_cad_part=T0.copy(),
             )
-            names.append(node)
-        if not parts:
-            raise ConfigError(f, "assembly", f"CAD file {path.name} is empty (no parts with faces)")
-        for k in overrides:
-            if k not in names:
-                raise ConfigError(f, f"parts.{k}", f"no part named {k!r} in {path.name} (parts: {names})")
+        )
+    for k in overrides:
+        if k not in names:
+            raise ConfigError(f, f"parts.{k}", f"no part named {k!r} in {path.name} (parts: {sorted(names)})")
+    return parts
+
+
+def _kit_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartGeometry]:
+    parts: list[PartGeometry] = []
     for i, kp in enumerate(spec.kit_parts()):
         path = variant_dir / kp.cad
         key = f"parts.{i}.cad"
@@ -192,8 +391,41 @@ def import_parts(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> list[
                     source=kp.source,
                     target=targets[j],
                     yaml_key=f"parts.{i}",
+                    cad_name=kp.name,
                 )
             )
+    return parts
+
+
+def import_variant(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> ImportedVariant:
+    """Import every part instance of a variant (metres), repaired, checked and with mass properties.
+
+    For an assembly, the build frame stands the product on the fixture and every part's
+    ``T_fixture_part`` is ``T_fixture_cad @ T_cad_part``.
+    """
+    f = variant_file(variant_dir)
+    parts = _assembly_parts(variant_dir, spec, f) if spec.assembly is not None else []
+    parts += _kit_parts(variant_dir, spec, f)
     for p in parts:
         repair_and_check(p, stroke_m)
-    return parts
+    build = None
+    placed = {}
+    for p in parts:
+        if p.T_cad_part is not None:
+            m = p.mesh.copy()
+            m.apply_transform(p.T_cad_part)
+            placed[p.name] = m
+    if placed:
+        try:
+            build = choose_build_frame(placed, spec.build_up, spec.build_rpy_deg)
+        except ValueError as e:
+            raise ConfigError(f, "assembly", f"cannot stand the product on the fixture: {e}") from None
+        for p in parts:
+            if p.T_cad_part is not None:
+                p.T_fixture_part = build.T_fixture_cad @ p.T_cad_part
+    return ImportedVariant(parts, build)
+
+
+def import_parts(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> list[PartGeometry]:
+    """Import every part instance of a variant (see :func:`import_variant`); the parts only."""
+    return import_variant(variant_dir, spec, stroke_m).parts
