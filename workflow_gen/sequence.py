@@ -1,4 +1,9 @@
-"""Sequencing: assembly by disassembly for assemblies, a short-travel order for kits."""
+"""Sequencing: assembly by disassembly for assemblies, a short-travel order for kits.
+
+Assemblies are taken apart in the computer, one part at a time, each along a straight direction in
+which nothing of the rest is in its way (the axes of the fixture frame, and each part's own hole and
+shaft axes), keeping what is left standing under gravity; the insertion order is the reverse.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,29 @@ import numpy as np
 import trimesh
 from scipy.spatial import ConvexHull, QhullError
 
+from workflow_gen.features import (
+    PAIR_ANGLE_RAD,
+    PAIR_DIST_M,
+    CylinderFeature,
+    FastenerKind,
+    cylindrical_features,
+    pair_fasteners,
+    recognise_fastener,
+)
+
 SUPPORT_TOL_M = 1e-3
+PROBE_INSET_M = 1e-4  # probes sit this far inside their part, so touching parts do not block
+# Probes on faces parallel to the motion sit deeper: tessellated fits (a 32-gon rod in a 32-gon hole)
+# overlap by up to the chord sagitta, a few tenths of a millimetre, which must not block sliding.
+SLIDE_INSET_M = 4e-4
+SLIDE_COS = 0.3  # |n . d| below this: the face is parallel to the motion
+SAME_DIR_COS = float(np.cos(np.deg2rad(1.0)))
+CARRY_AXIS_MAX_Z = float(np.cos(np.deg2rad(20.0)))  # steeper hole axes let a part slide down
+HOLD_CLEARANCE_M = (-3e-4, 1e-3)  # hole radius minus shaft radius for a part held in a hole
+MAX_VERTEX_PROBES = 2  # vertices used as probes, at most this many times n_probe
+
+_BASE_DIRS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=float)
+_UP, _DOWN = 4, 5  # indices of +z and -z in the direction table
 
 
 @dataclass
@@ -18,108 +45,425 @@ class AssemblyOrder:
     Attributes
     ----------
     order : part names in insertion order (those that can be inserted)
-    supports : name -> names of the parts it rests on (empty: rests on the fixture)
-    blocked : name -> reason, parts that cannot be inserted or would not rest
+    supports : name -> names of the parts it rests on or is held by (empty: rests on the fixture)
+    blocked : name -> reason (a sentence), parts that cannot be inserted or would not rest
+    insert_dir : name -> (3,) unit direction the part moves while it is inserted, fixture frame
+        ((0, 0, -1): from above; (1, 0, 0): pushed along +x from the -x side)
+    blocked_kind : name -> "interlocked", "unsupported" or "tips_over", for the blocked parts
+    locked_by : name -> the parts in its way in every direction tried, for interlocked parts
     """
 
     order: list[str]
     supports: dict[str, set[str]] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
+    insert_dir: dict[str, np.ndarray] = field(default_factory=dict)
+    blocked_kind: dict[str, str] = field(default_factory=dict)
+    locked_by: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Support:
+    """What a part could rest on in the finished product, found once.
+
+    Attributes
+    ----------
+    fixture_pts : (K, 3) its bottom points on the fixture top (z = 0)
+    rest_pts : other part -> (K, 3) contact points where it lies on that part
+    holds : other part -> [(axis (3,), segment (2, 3))], lengths of its shafts inside that part's holes
+    threaded_on : the bolt or shaft this nut / washer is threaded on, or None
+    """
+
+    fixture_pts: np.ndarray
+    rest_pts: dict[str, np.ndarray] = field(default_factory=dict)
+    holds: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    threaded_on: str | None = None
+
+    def parts(self) -> set[str]:
+        """Every part this one could rest on, be held by or be threaded on."""
+        out = set(self.rest_pts) | set(self.holds)
+        if self.threaded_on is not None:
+            out.add(self.threaded_on)
+        return out
+
+
+def _basis(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors ``(3,)`` across direction ``d (3,)``."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(d[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = np.cross(d, helper)
+    u /= np.linalg.norm(u)
+    return u, np.cross(d, u)
 
 
 def _probe_points(mesh: trimesh.Trimesh, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Surface samples (and vertices) pulled 0.1 mm inside, with their outward normals."""
+    """``(pts (P, 3), normals (P, 3))``: surface samples and vertices, with their outward normals."""
     pts, fi = trimesh.sample.sample_surface(mesh, n, seed=seed)
     nrm = mesh.face_normals[fi]
-    vn = mesh.vertex_normals
-    pts = np.vstack([pts, mesh.vertices])
-    nrm = np.vstack([nrm, vn])
-    return pts - 1e-4 * nrm, nrm
+    vi = np.arange(len(mesh.vertices))
+    if len(vi) > MAX_VERTEX_PROBES * n:  # fine meshes: a seeded subset of the vertices
+        vi = np.sort(np.random.default_rng(seed).choice(vi, MAX_VERTEX_PROBES * n, replace=False))
+    return np.vstack([pts, mesh.vertices[vi]]), np.vstack([nrm, mesh.vertex_normals[vi]])
 
 
-def _hits(mesh: trimesh.Trimesh, origins: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    """``(P,)`` distance to the first hit of each ray on ``mesh`` (inf where none)."""
-    dist = np.full(len(origins), np.inf)
-    if len(origins) == 0:
-        return dist
-    dirs = np.broadcast_to(direction, origins.shape)
-    loc, ray_i, _ = mesh.ray.intersects_location(origins, dirs, multiple_hits=False)
-    if len(ray_i):
-        dist[ray_i] = np.einsum("ij,ij->i", loc - origins[ray_i], dirs[ray_i])
-    return dist
+def _direction_table(
+    names: list[str], part_axes: dict[str, list[np.ndarray]]
+) -> tuple[np.ndarray, list[list[int]], list[int]]:
+    """Candidate directions ``(D, 3)``, closed under negation; per part the indices it may use, and
+    how many of its own axes are not along x, y or z."""
+    dirs = [d for d in _BASE_DIRS]
 
+    def index_of(v: np.ndarray) -> int:
+        for i, d in enumerate(dirs):
+            if float(d @ v) > SAME_DIR_COS:
+                return i
+        dirs.append(v)
+        return len(dirs) - 1
 
-def assembly_order(
-    meshes_fixture: dict[str, trimesh.Trimesh], n_probe: int = 400, seed: int = 0
-) -> AssemblyOrder:
-    """Insertion order by disassembly along +z (parts are inserted from above, along -z).
-
-    Parameters
-    ----------
-    meshes_fixture : name -> part mesh placed in the fixture frame (fixture top at z = 0)
-
-    A part can be removed when no remaining part lies above any of its points (rays cast up from the
-    part, and down from the others onto it). Removal picks the highest free part; insertion is the
-    reverse. A part rests when its bottom touches the fixture or other parts and its centre of mass
-    lies over the convex hull of those contacts.
-    """
-    up = np.array([0.0, 0.0, 1.0])
-    probes = {k: _probe_points(m, n_probe, seed) for k, m in meshes_fixture.items()}
-    names = sorted(meshes_fixture)
-    above: dict[str, set[str]] = {k: set() for k in names}  # parts lying above k (block its removal)
-    supports: dict[str, set[str]] = {k: set() for k in names}
-    contact_pts: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    allowed, n_own = [], []
     for a in names:
-        pts, nrm = probes[a]
-        bottom = nrm[:, 2] < -0.5
-        on_fixture = pts[bottom][pts[bottom][:, 2] < SUPPORT_TOL_M]
-        if len(on_fixture):
-            contact_pts[a].append(on_fixture)
-        for b in names:
-            if a == b:
+        idx = list(range(len(_BASE_DIRS)))
+        own = 0
+        for ax in part_axes.get(a, []):
+            ax = np.asarray(ax, dtype=float)
+            if not np.isfinite(ax).all() or np.linalg.norm(ax) < 1e-9:
                 continue
-            if np.isfinite(_hits(meshes_fixture[b], pts, up)).any():
-                above[a].add(b)
-            pb, _ = probes[b]
-            if np.isfinite(_hits(meshes_fixture[a], pb, -up)).any():
-                above[a].add(b)
-            d_down = _hits(meshes_fixture[b], pts[bottom], -up)
-            touching = d_down < SUPPORT_TOL_M
-            if touching.any():
-                supports[a].add(b)
-                contact_pts[a].append(pts[bottom][touching])
-    blocked: dict[str, str] = {}
-    for a in names:
-        cp = np.vstack(contact_pts[a]) if contact_pts[a] else np.zeros((0, 3))
-        com = meshes_fixture[a].center_mass
-        if len(cp) == 0:
-            blocked[a] = "does not rest on anything: nothing under it in the assembly"
-        elif not _over_support(com[:2], cp[:, :2]):
-            blocked[a] = "would tip over: its centre of mass is outside the area it rests on"
-    removal: list[str] = []
-    remaining = set(names)
-    while remaining:
-        free = [a for a in remaining if not (above[a] & remaining)]
-        if not free:
-            for a in sorted(remaining):
-                blockers = ", ".join(sorted(above[a] & remaining))
-                blocked.setdefault(a, f"cannot be inserted straight from above: blocked by {blockers}")
-            break
-        top = max(free, key=lambda a: (float(meshes_fixture[a].bounds[1, 2]), a))
-        removal.append(top)
-        remaining.discard(top)
-    order = [a for a in reversed(removal) if a not in blocked]
-    return AssemblyOrder(order=order, supports=supports, blocked=blocked)
+            ax = ax / np.linalg.norm(ax)
+            i, j = index_of(ax), index_of(-ax)
+            for k in (i, j):
+                if k not in idx:
+                    idx.append(k)
+                    own += k == i
+        allowed.append(idx)
+        n_own.append(own)
+    return np.array(dirs), allowed, n_own
+
+
+def _cast(
+    meshes: list[trimesh.Trimesh], probes: list[tuple[np.ndarray, np.ndarray]], dirs: np.ndarray
+) -> tuple[np.ndarray, dict[tuple[int, int], list[np.ndarray]]]:
+    """Rays from every part's probes along every direction, onto every other part.
+
+    Returns
+    -------
+    hit : (D, n, n) bool, ``hit[d, a, b]``: a ray from part a along direction d meets part b
+    rest : (a, b) -> contact point arrays (K, 3) where a lies on b (rays down from a's bottom, up
+        from b's top, that meet the other part within SUPPORT_TOL_M)
+    """
+    n = len(meshes)
+    pts = np.vstack([p for p, _ in probes])
+    nrm = np.vstack([q for _, q in probes])
+    owner = np.concatenate([np.full(len(p), i) for i, (p, _) in enumerate(probes)])
+    corners = np.array([trimesh.bounds.corners(m.bounds) for m in meshes])  # (n, 8, 3)
+    hit = np.zeros((len(dirs), n, n), dtype=bool)
+    rest: dict[tuple[int, int], list[np.ndarray]] = {}
+    margin = SLIDE_INSET_M + PROBE_INSET_M
+    for di, d in enumerate(dirs):
+        inset = np.where(np.abs(nrm @ d) < SLIDE_COS, SLIDE_INSET_M, PROBE_INSET_M)
+        org = pts - inset[:, None] * nrm
+        u, v = _basis(d)
+        ou, ov, od = org @ u, org @ v, org @ d
+        for ti in range(n):
+            # Only rays that start within the target's shadow and before its far end can meet it.
+            cu, cv, cd = corners[ti] @ u, corners[ti] @ v, corners[ti] @ d
+            sel = (
+                (owner != ti)
+                & (ou > cu.min() - margin)
+                & (ou < cu.max() + margin)
+                & (ov > cv.min() - margin)
+                & (ov < cv.max() + margin)
+                & (od < cd.max() + margin)
+            )
+            idx = np.nonzero(sel)[0]
+            if len(idx) == 0:
+                continue
+            rays = np.broadcast_to(d, (len(idx), 3))
+            loc, ray_i, _ = meshes[ti].ray.intersects_location(org[idx], rays, multiple_hits=False)
+            if len(ray_i) == 0:
+                continue
+            src = idx[ray_i]
+            hit[di, owner[src], ti] = True
+            if di not in (_UP, _DOWN):
+                continue
+            dist = np.einsum("ij,ij->i", loc - org[src], rays[: len(src)])
+            facing = nrm[src, 2] < -0.5 if di == _DOWN else nrm[src, 2] > 0.5
+            near = facing & (dist < SUPPORT_TOL_M)
+            for oi in np.unique(owner[src[near]]):
+                m = near & (owner[src] == oi)
+                # Down from a onto b: a lies on b; up from b onto a: a lies on b too.
+                key = (int(oi), ti) if di == _DOWN else (ti, int(oi))
+                rest.setdefault(key, []).append(org[src[m]] if di == _DOWN else loc[m])
+    return hit, rest
+
+
+def _holds(
+    shafts: list[CylinderFeature], holes: list[CylinderFeature]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(axis (3,), segment (2, 3))]``: where shafts of one part run inside holes of another."""
+    out = []
+    for s in shafts:
+        for h in holes:
+            if abs(float(s.axis @ h.axis)) < np.cos(PAIR_ANGLE_RAD):
+                continue
+            rel = h.point_m - s.point_m
+            th = float(rel @ s.axis)
+            if float(np.linalg.norm(rel - th * s.axis)) > PAIR_DIST_M:
+                continue
+            clearance = h.radius_m - s.radius_m
+            if not HOLD_CLEARANCE_M[0] <= clearance <= max(HOLD_CLEARANCE_M[1], 0.05 * s.radius_m):
+                continue
+            lo = max(-0.5 * s.length_m, th - 0.5 * h.length_m)
+            hi = min(0.5 * s.length_m, th + 0.5 * h.length_m)
+            if hi - lo > 1e-4:
+                out.append((s.axis, s.point_m + np.outer([lo, hi], s.axis)))
+    return out
 
 
 def _over_support(com_xy: np.ndarray, contact_xy: np.ndarray, tol_m: float = 1e-4) -> bool:
-    """Whether ``com_xy (2,)`` lies inside the convex hull of ``contact_xy (P, 2)`` (with tolerance)."""
+    """Whether ``com_xy (2,)`` lies over the contacts ``contact_xy (P, 2)``: inside their convex hull,
+    or on them when they lie on a line (a round rod lying on a flat face)."""
     try:
         hull = ConvexHull(contact_xy)
     except (QhullError, ValueError):
-        return False  # contacts on a line or a point: no area to rest on
+        # Collinear or a single point: stable only with the centre of mass right above them.
+        c = contact_xy.mean(axis=0)
+        rel = contact_xy - c
+        _, _, vt = np.linalg.svd(rel, full_matrices=False) if len(rel) > 1 else (None, None, np.eye(2))
+        along = rel @ vt[0]
+        q = com_xy - c
+        off = float(abs(q @ vt[1])) if vt.shape[0] > 1 else float(np.linalg.norm(q))
+        t = float(q @ vt[0])
+        return off < 5 * tol_m and along.min() - tol_m <= t <= along.max() + tol_m
     eq = hull.equations  # rows (a, b, c): a x + b y + c <= 0 inside
     return bool(np.all(eq[:, :2] @ com_xy + eq[:, 2] <= tol_m))
+
+
+def _rest_state(sup: _Support, com: np.ndarray, present: frozenset[str]) -> tuple[str | None, set[str]]:
+    """``(problem, supporting parts)`` of a part with only ``present`` others in place.
+
+    problem is None (it rests), "unsupported" or "tips_over".
+    """
+    if sup.threaded_on is not None and sup.threaded_on in present:
+        return None, {sup.threaded_on}
+    rest = {b: p for b, p in sup.rest_pts.items() if b in present}
+    holds = {b: h for b, h in sup.holds.items() if b in present}
+    parts = set(rest) | set(holds)
+    cp = np.vstack([sup.fixture_pts, *rest.values()])
+    carrying = [(ax, seg) for hs in holds.values() for ax, seg in hs if abs(ax[2]) < CARRY_AXIS_MAX_Z]
+    if carrying:
+        # Held in holes across gravity: it stays when its centre of mass lies between the outermost
+        # holding lengths and contacts along the holding axis (a rod in two brackets, a pin in a hole).
+        # Its contacts on the hole bottoms lie on one line, which must not count as tipping.
+        for ax, _ in carrying:
+            along = [seg @ ax for a2, seg in carrying if abs(float(a2 @ ax)) > SAME_DIR_COS]
+            ts = np.concatenate([*along, cp @ ax])
+            tc = float(com @ ax)
+            if ts.min() - SUPPORT_TOL_M <= tc <= ts.max() + SUPPORT_TOL_M:
+                return None, parts
+        if any(abs(float(a1 @ a2)) < SAME_DIR_COS for a1, _ in carrying for a2, _ in carrying):
+            return None, parts  # held on two crossing axes: cannot turn
+        return "tips_over", parts
+    if len(cp) == 0:
+        return "unsupported", parts
+    if holds:
+        return None, parts  # standing in a hole: its walls keep it upright
+    if _over_support(com[:2], cp[:, :2]):
+        return None, parts
+    return "tips_over", parts
+
+
+def _direction_words(n_axes: int) -> str:
+    """'±x, ±y, ±z and 2 part axes' for the interlock sentence."""
+    if n_axes == 0:
+        return "±x, ±y, ±z"
+    return f"±x, ±y, ±z and {n_axes} part axis" + ("es" if n_axes > 1 else "")
+
+
+def assembly_order(
+    meshes_fixture: dict[str, trimesh.Trimesh],
+    n_probe: int = 400,
+    seed: int = 0,
+    part_axes: dict[str, list[np.ndarray]] | None = None,
+    threaded_on: dict[str, str] | None = None,
+) -> AssemblyOrder:
+    """Insertion order and directions by disassembly along straight lines, stable under gravity.
+
+    Parameters
+    ----------
+    meshes_fixture : name -> part mesh placed in the fixture frame (fixture top at z = 0), metres
+    n_probe : surface samples per part for the ray probes (its vertices are used too)
+    seed : seed of the surface sampling
+    part_axes : name -> its hole / shaft axes (3,) in the fixture frame, tried as insertion
+        directions in both senses besides ±x, ±y, ±z; None: found with
+        :func:`workflow_gen.features.cylindrical_features`
+    threaded_on : nut / washer name -> the bolt or shaft it is threaded on (it is supported by it);
+        None: fasteners recognised by name and shape and paired with
+        :func:`workflow_gen.features.pair_fasteners`; ``{}``: none
+
+    Returns
+    -------
+    AssemblyOrder
+
+    A part can be removed along a direction when rays cast from its surface along it meet none of the
+    remaining parts, and rays cast from theirs the opposite way do not meet it; parts on the fixture
+    cannot move down through it. Among the free parts the next one removed keeps the rest standing,
+    moves in the same direction as the last one, goes up rather than sideways rather than down, and
+    is the outermost along its direction, in that order of preference (then by name). A part stands
+    when it lies on the fixture or earlier parts with its centre of mass over the contacts, is held
+    in holes of earlier parts across gravity, or is threaded on an earlier bolt. When no part is
+    free, the smallest group that can only move together is reported as interlocked and set aside.
+    """
+    names = sorted(meshes_fixture)
+    meshes = [meshes_fixture[a] for a in names]
+    n = len(names)
+    if n == 0:
+        return AssemblyOrder(order=[])
+    feats = {a: cylindrical_features(m) for a, m in zip(names, meshes, strict=True)}
+    if part_axes is None:
+        part_axes = {a: [f.axis for f in feats[a]] for a in names}
+    if threaded_on is None:
+        kinds: dict[str, FastenerKind] = {}
+        for a, m in zip(names, meshes, strict=True):
+            k = recognise_fastener(a, m)
+            if k is not None:
+                kinds[a] = k
+        threaded_on = pair_fasteners(meshes_fixture, kinds)
+    dirs, allowed_idx, n_own = _direction_table(names, part_axes)
+    probes = [_probe_points(m, n_probe, seed) for m in meshes]
+    hit, rest = _cast(meshes, probes, dirs)
+    neg = np.argmax(dirs @ -dirs.T, axis=1)
+    # b blocks a along d when a's rays along d meet b, or b's rays along -d meet a.
+    block = hit | hit[neg].transpose(0, 2, 1)
+
+    sup: dict[str, _Support] = {}
+    for i, a in enumerate(names):
+        pts, nrm = probes[i]
+        bottom = (nrm[:, 2] < -0.5) & (pts[:, 2] < SUPPORT_TOL_M)
+        s = _Support(fixture_pts=pts[bottom], threaded_on=threaded_on.get(a))
+        for j, b in enumerate(names):
+            if (i, j) in rest:
+                s.rest_pts[b] = np.vstack(rest[(i, j)])
+            if j != i and threaded_on.get(b) != a:  # a nut riding on a does not hold it
+                shafts = [f for f in feats[a] if f.kind == "shaft"]
+                holes = [f for f in feats[b] if f.kind == "hole"]
+                h = _holds(shafts, holes)
+                if h:
+                    s.holds[b] = h
+        sup[a] = s
+    com = {
+        a: np.asarray(m.center_mass if m.is_volume else m.centroid)
+        for a, m in zip(names, meshes, strict=True)
+    }
+    cache: dict[tuple[str, frozenset[str]], tuple[str | None, set[str]]] = {}
+
+    def state(a: str, present: set[str]) -> tuple[str | None, set[str]]:
+        key = (a, frozenset(present & sup[a].parts()))
+        if key not in cache:
+            cache[key] = _rest_state(sup[a], com[a], key[1])
+        return cache[key]
+
+    out = AssemblyOrder(order=[])
+    everything = set(names)
+    for a in names:
+        problem, parts = state(a, everything - {a})
+        out.supports[a] = parts
+        if problem == "unsupported":
+            out.blocked[a] = "does not rest on anything: nothing under it in the assembly"
+        elif problem == "tips_over":
+            out.blocked[a] = "would tip over: its centre of mass is outside the area it rests on"
+        if problem is not None:
+            out.blocked_kind[a] = problem
+    dependents = {a: sorted(b for b in names if a in sup[b].parts()) for a in names}
+
+    allowed = np.zeros((n, len(dirs)), dtype=bool)
+    for i, idx in enumerate(allowed_idx):
+        allowed[i, idx] = True
+    on_fixture = np.array([m.bounds[0, 2] < SUPPORT_TOL_M for m in meshes])
+    allowed[on_fixture[:, None] & (dirs[None, :, 2] < -0.1)] = False  # not down through the fixture
+    dir_class = np.where(dirs[:, 2] > 0.7, 0, np.where(dirs[:, 2] < -0.7, 2, 1))
+    outer = np.array([(m.vertices @ dirs.T).max(axis=0) for m in meshes])  # (n, D)
+
+    remaining = np.ones(n, dtype=bool)
+    removal: list[str] = []
+    prev: int | None = None
+    while remaining.any():
+        left = {names[i] for i in np.nonzero(remaining)[0]}
+        obstructed = block[:, :, remaining].any(axis=2).T  # (n, D)
+        free = allowed & ~obstructed & remaining[:, None]
+        cand = np.argwhere(free)
+        if len(cand) == 0:
+            group = _interlocked_group(block, allowed, remaining, dir_class)
+            for g in group:
+                lockers = block[allowed[g]][:, g, :].any(axis=0) & remaining
+                locked = [names[j] for j in np.nonzero(lockers)[0] if j != g]
+                out.locked_by[names[g]] = locked
+                out.blocked[names[g]] = (
+                    f"interlocked: no straight direction frees it from {', '.join(locked)} "
+                    f"(tried {_direction_words(n_own[g])})"
+                )
+                out.blocked_kind[names[g]] = "interlocked"
+                remaining[g] = False
+            prev = None
+            continue
+        unstable_after: dict[int, list[str]] = {}
+        for i in sorted({int(c[0]) for c in cand}):
+            after = left - {names[i]}
+            unstable_after[i] = [
+                p
+                for p in dependents[names[i]]
+                if p in after and p not in out.blocked and state(p, after - {p})[0]
+            ]
+        scored = [
+            (
+                bool(unstable_after[i]),
+                di != prev,
+                int(dir_class[di]),
+                -float(outer[i, di]),
+                names[i],
+                di,
+                i,
+            )
+            for i, di in ((int(c[0]), int(c[1])) for c in cand)
+        ]
+        best = min(scored)
+        i, di = best[6], best[5]
+        a = names[i]
+        removal.append(a)
+        out.insert_dir[a] = -dirs[di]
+        remaining[i] = False
+        prev = di
+        for p in unstable_after[i]:
+            # No free part kept the rest standing: p goes in before a, which it needs to stand.
+            problem, _ = state(p, left - {a, p})
+            assert problem is not None
+            out.blocked_kind[p] = problem
+            what = "does not rest on anything" if problem == "unsupported" else "would tip over"
+            out.blocked[p] = f"{what} when it is inserted: it needs {a}, which can only go in after it"
+    out.order = [a for a in reversed(removal) if a not in out.blocked]
+    return out
+
+
+def _interlocked_group(
+    block: np.ndarray, allowed: np.ndarray, remaining: np.ndarray, dir_class: np.ndarray
+) -> list[int]:
+    """The smallest set of remaining parts that can move away together along one direction (each part
+    of it blocked only by others of it); all remaining parts when there is none."""
+    best: tuple[int, int, int, list[int]] | None = None
+    for a in np.nonzero(remaining)[0]:
+        for di in np.nonzero(allowed[a])[0]:
+            group, stack, ok = {int(a)}, [int(a)], True
+            while stack and ok:
+                g = stack.pop()
+                for b in np.nonzero(block[di, g] & remaining)[0]:
+                    if int(b) not in group:
+                        if not allowed[b, di]:
+                            ok = False
+                            break
+                        group.add(int(b))
+                        stack.append(int(b))
+            if ok:
+                key = (len(group), int(dir_class[di]), int(di), sorted(group))
+                if best is None or key < best:
+                    best = key
+    return best[3] if best is not None else [int(i) for i in np.nonzero(remaining)[0]]
 
 
 def kit_order(
