@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
+from scipy.spatial import ConvexHull, QhullError
 
 from cell_config import Cell
 
@@ -120,10 +121,20 @@ def group_key(mesh: trimesh.Trimesh, T_slot_part: np.ndarray, decimals: int = 6)
 def convex_hull_2d(points_xy: np.ndarray) -> np.ndarray:
     """Convex hull ``(m, 2)`` of ``points_xy (n, 2)``, counter-clockwise, no repeated end point.
 
-    Andrew's monotone chain; collinear points are dropped. Fewer than three distinct points come back as
-    they are (a degenerate footprint).
+    Qhull (C, fast on the thousands of hull vertices of a CAD mesh); a degenerate footprint (all points on
+    a line) goes to Andrew's monotone chain, which keeps its two ends.
     """
-    pts = np.unique(np.round(np.asarray(points_xy, dtype=float), 12), axis=0)  # sorted by x, then y
+    pts = np.asarray(points_xy, dtype=float)
+    if len(pts) >= 3:
+        try:
+            return pts[ConvexHull(pts).vertices]  # counter-clockwise for 2D input
+        except QhullError:
+            pass
+    return _monotone_chain(pts)
+
+
+def _monotone_chain(points_xy: np.ndarray) -> np.ndarray:
+    pts = np.unique(np.round(points_xy, 12), axis=0)  # sorted by x, then y
     if len(pts) < 3:
         return pts
 
@@ -161,7 +172,8 @@ def _best_yaw_rad(hull: np.ndarray) -> float:
         return 0.0
     edges = np.roll(hull, -1, axis=0) - hull
     # The minimum-area rectangle has a side along one hull edge (rotating calipers); try them all at once.
-    angles = np.arctan2(edges[:, 1], edges[:, 0]) % (np.pi / 2)
+    # Parallel edges (a round part's hull has many) give the same rectangle: try each direction once.
+    angles = np.unique(np.round(np.arctan2(edges[:, 1], edges[:, 0]) % (np.pi / 2), 9))
     c, s = np.cos(-angles), np.sin(-angles)
     x = hull[None, :, 0] * c[:, None] - hull[None, :, 1] * s[:, None]
     y = hull[None, :, 0] * s[:, None] + hull[None, :, 1] * c[:, None]
