@@ -14,7 +14,8 @@ Real exports need three more things, done here:
   open nodes whose placed boundaries share vertices are merged into one part, named after what
   their names have in common (or their common parent);
 - useless CAD names (``NAUO12``, ``Body``, ``Name:1``, OCAF entries like ``=>[0:1:1:5]``, UUIDs,
-  none) are replaced by the nearest useful name up the assembly tree; names are sanitised to
+  none) are replaced by the nearest useful name up the assembly tree (else the file's name, else
+  ``part``); names given in the CAD keep priority; names are sanitised to
   ``[A-Za-z0-9_.-]`` and made unique with ``_2``, ``_3`` ..., in a deterministic order; the raw CAD
   name stays in ``PartGeometry.cad_name``;
 - meshes are repaired into closed solids by :func:`workflow_gen.mesh_repair.repair_mesh`.
@@ -276,8 +277,11 @@ def _face_groups(nodes: list[_Node], tol_m: float) -> list[list[int]]:
     return sorted(groups.values())
 
 
-def _group_name(scene: trimesh.Scene, members: list[_Node]) -> tuple[str, bool]:
-    """Name of a part merged from several nodes: their common name prefix, else their common parent."""
+def _group_name(scene: trimesh.Scene, members: list[_Node], file_stem: str) -> tuple[str, bool]:
+    """Name of a part merged from several nodes: their common name prefix, else their common parent.
+
+    Returns the name and whether it comes from the members' own names (not the parent or the file).
+    """
     names = [sanitize_name(m.raw) for m in members]
     prefix = re.sub(r"[_.\-\d]+$", "", _common_prefix(names))
     prefix = re.sub(r"[_.-]*face$", "", prefix, flags=re.IGNORECASE)
@@ -285,8 +289,7 @@ def _group_name(scene: trimesh.Scene, members: list[_Node]) -> tuple[str, bool]:
         return prefix, True
     chains = [_ancestors(scene, m.raw) for m in members]
     common = [a for a in chains[0] if all(a in c for c in chains[1:])]
-    name = _useful_name(common)
-    return name, name != "part"
+    return _useful_name([*common, file_stem]), False
 
 
 def _common_prefix(names: list[str]) -> str:
@@ -319,11 +322,11 @@ def _assembly_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartG
         members = [nodes[i] for i in group]
         if len(members) == 1:
             nd = members[0]
-            name = _useful_name([nd.raw, nd.gname, *_ancestors(scene, nd.raw)])
+            name = _useful_name([nd.raw, nd.gname, *_ancestors(scene, nd.raw), path.stem])
             given = not is_generic_name(nd.raw)
             cad_name = nd.raw
         else:
-            name, given = _group_name(scene, members)
+            name, given = _group_name(scene, members, path.stem)
             cad_name = " + ".join(m.raw for m in members)
         bases.append(name)
         fixed.append(given)

@@ -1,0 +1,255 @@
+"""CAD import of real-export habits: per-face parts, useless names, broken meshes, repaired into solids."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from realcad import (
+    GENERIC_LABELS,
+    box_mm,
+    gapped_box_mesh,
+    housing_volume_m3,
+    overlapping_shells_mesh,
+    per_face_soup,
+    write_generic_names_assembly,
+    write_split_face_assembly,
+    write_variant,
+)
+
+from workflow_gen.cad_import import import_variant, is_generic_name, sanitize_name, unique_names
+from workflow_gen.mesh_repair import repair_mesh
+from workflow_gen.variant import load_variant
+
+REPO = Path(__file__).resolve().parents[2]
+STROKE_M = 0.085
+SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _import(d: Path):
+    return import_variant(d, load_variant(d), STROKE_M)
+
+
+# --- repair_mesh ---------------------------------------------------------------------------------
+
+
+def test_overlapping_shells_duplicates_and_internal_faces_are_united_into_the_outer_solid() -> None:
+    mesh, vol_mm3 = overlapping_shells_mesh()
+    assert not mesh.is_watertight
+    r = repair_mesh(mesh)
+    assert r.ok, r.reason
+    assert r.mesh.is_watertight and r.mesh.is_winding_consistent
+    assert r.mesh.volume == pytest.approx(vol_mm3, rel=0.01)
+    # The outer surface only: the union is a 60 x 30 x 20 box.
+    assert r.mesh.extents == pytest.approx([60, 30, 20], abs=1e-6)
+    assert len(r.mesh.split(only_watertight=False)) == 1
+    said = " | ".join(r.notes)
+    assert "12 duplicate faces removed" in said
+    assert "1 shell fully inside another dropped" in said
+    assert "2 internal faces dropped" in said
+    assert "2 shells united into 1 solid" in said
+
+
+def test_an_inverted_mesh_comes_out_with_outward_normals_in_the_same_frame() -> None:
+    m = box_mm((40, 30, 20), at=(100, 5, 7))
+    m.invert()
+    assert m.volume < 0
+    r = repair_mesh(m)
+    assert r.ok and r.mesh.volume == pytest.approx(24000.0)
+    assert r.mesh.bounds == pytest.approx(m.bounds)
+
+
+def test_per_face_seams_within_tessellation_tolerance_are_merged_and_the_volume_kept() -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.02)  # metres, 5120 faces
+    soup = per_face_soup(sphere, jitter=2e-6)  # seams up to 2 micrometres apart
+    assert not soup.is_watertight
+    r = repair_mesh(soup)
+    assert r.ok, r.reason
+    assert r.mesh.is_watertight and len(r.mesh.faces) == len(sphere.faces)
+    assert r.mesh.volume == pytest.approx(sphere.volume, rel=1e-4)
+
+
+def test_a_small_crack_is_filled_and_a_real_opening_is_reported_with_its_size() -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.02)
+    cracked = trimesh.Trimesh(sphere.vertices, sphere.faces[1:])  # one 1 mm triangle missing
+    r = repair_mesh(cracked)
+    assert r.ok and "1 small hole filled" in r.notes
+    assert r.mesh.volume == pytest.approx(sphere.volume, rel=1e-3)
+
+    gapped = gapped_box_mesh(gap_mm=10.0)
+    gapped.apply_scale(1e-3)
+    r = repair_mesh(gapped)
+    assert not r.ok
+    assert r.reason.startswith("open surface: ")
+    m = re.search(
+        r"(\d+) open edges in 1 hole after hole filling \(largest hole ([\d.]+) mm across", r.reason
+    )
+    assert m, r.reason
+    # The opening is 10 x 10 mm in 2.5 mm cells: 16 edges, 14.1 mm across its diagonal.
+    assert int(m.group(1)) == 16 and float(m.group(2)) == pytest.approx(10 * np.sqrt(2), rel=0.01)
+    assert "(0 open edges)" not in r.reason
+
+
+def test_touching_bodies_in_one_soup_are_not_handled_and_say_so_but_separate_bodies_are_united() -> None:
+    # Two boxes sharing a face, written as one soup whose vertices are merged (an STL of a multi-body
+    # part): the edges of the shared face have four faces, which repair_mesh does not resolve.
+    a, b = box_mm((0.04, 0.03, 0.02)), box_mm((0.04, 0.03, 0.02), at=(0.04, 0, 0))
+    both = trimesh.util.concatenate([a, b])
+    r = repair_mesh(trimesh.Trimesh(both.vertices, both.faces))
+    assert not r.ok
+    assert (
+        r.reason
+        == "non-manifold: 4 edges are shared by more than two faces (internal faces or touching bodies)"
+    )
+    # Separate bodies (their own vertices, as exporters write them) are united.
+    r = repair_mesh(both)
+    assert r.ok and r.mesh.volume == pytest.approx(2 * 0.04 * 0.03 * 0.02, rel=1e-6)
+    assert r.mesh.extents == pytest.approx([0.08, 0.03, 0.02])
+
+
+def test_repair_of_a_5k_face_part_is_fast() -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.02)
+    soup = per_face_soup(sphere)
+    repair_mesh(soup)  # imports and caches warm
+    t = time.perf_counter()
+    for _ in range(5):
+        r = repair_mesh(soup)
+    dt = (time.perf_counter() - t) / 5
+    assert r.ok
+    # Typically ~20 ms; the bound leaves room for a loaded shared machine.
+    assert dt < 0.2, f"{dt * 1000:.0f} ms"
+
+
+# --- STEP assemblies -----------------------------------------------------------------------------
+
+
+def test_the_example_assembly_keeps_its_placements_exactly() -> None:
+    d = REPO / "cad_parts" / "bracket_assembly"
+    scene = trimesh.load(d / "product.step")
+    iv = _import(d)
+    assert iv.build is not None
+    assert np.array_equal(iv.build.T_fixture_cad, np.eye(4))
+    assert "frame is kept" in iv.build.reason
+    by = {p.name: p for p in iv.parts}
+    assert sorted(by) == ["bracket_1", "bracket_2", "pin_1", "pin_2", "plate"]
+    for node in scene.graph.nodes_geometry:
+        T, _ = scene.graph[node]
+        p = by[node]
+        assert p.T_fixture_part is not None and np.array_equal(p.T_fixture_part, np.asarray(T, dtype=float))
+        assert p.cad_name == node and p.issue is None
+    assert by["plate"].mass_kg == pytest.approx(2700 * 0.100 * 0.060 * 0.015, rel=1e-6)
+
+
+def test_a_part_written_one_face_per_shape_is_merged_into_one_watertight_part(tmp_path: Path) -> None:
+    d = write_variant(tmp_path / "split", "assembly: product.step\n")
+    write_split_face_assembly(d / "product.step")
+    scene = trimesh.load(d / "product.step")
+    assert len(scene.graph.nodes_geometry) > 5  # the exporter's habit really is in the file
+    iv = _import(d)
+    by = {p.name: p for p in iv.parts}
+    assert sorted(by) == ["housing", "plate"]
+    h = by["housing"]
+    assert h.issue is None, h.issue
+    assert h.mesh.is_watertight
+    assert h.mesh.volume == pytest.approx(housing_volume_m3(), rel=0.01)
+    assert h.mass_kg == pytest.approx(2700 * housing_volume_m3(), rel=0.01)
+    assert h.cad_name.count(" + ") == len(scene.graph.nodes_geometry) - 2
+    # Placed: the housing stands on the plate (15 mm), the plate on the fixture.
+    assert h.T_fixture_part is not None
+    placed = h.mesh.copy()
+    placed.apply_transform(h.T_fixture_part)
+    assert placed.bounds[0, 2] == pytest.approx(0.015, abs=1e-6)
+    assert placed.bounds[1, 2] == pytest.approx(0.035, abs=1e-6)
+
+
+def test_named_faces_give_the_merged_part_their_common_prefix(tmp_path: Path) -> None:
+    d = write_variant(tmp_path / "split_named", "assembly: product.step\n")
+    write_split_face_assembly(d / "product.step", face_label="housing_face")
+    assert sorted(p.name for p in _import(d).parts) == ["housing", "plate"]
+
+
+def test_useless_cad_names_are_replaced_unique_safe_and_deterministic(tmp_path: Path) -> None:
+    d = write_variant(tmp_path / "names", "assembly: gearbox.step\n")
+    write_generic_names_assembly(d / "gearbox.step")
+    first = _import(d).parts
+    names = [p.name for p in first]
+    assert len(names) == len(set(names)) == len(GENERIC_LABELS) + 2
+    assert all(SAFE.match(n) for n in names), names
+    # Nothing up the tree has a name (the root is unnamed): the file names the unnamed parts.
+    assert sorted(n for n in names if n.startswith("gearbox")) == ["gearbox"] + [
+        f"gearbox_{k}" for k in range(2, len(GENERIC_LABELS) + 1)
+    ]
+    # Fusion-style components name their "Body1": the component's name, sanitised.
+    assert {"Bracket_1", "Bracket_2"} <= set(names)
+    # The raw CAD names are kept.
+    raw = {p.cad_name for p in first}
+    assert {"NAUO12", "Body", "Name:1", "Body1"} <= raw
+    again = [p.name for p in _import(d).parts]
+    assert again == names
+
+
+def test_name_helpers() -> None:
+    for raw in (
+        "NAUO12",
+        "Body",
+        "Body:2",
+        "Name:1",
+        "",
+        "=>[0:1:1:5]",
+        "SOLID",
+        "42",
+        "3f2a9c1e-0b7d-4c1a-9e2f-1234567890ab",
+    ):
+        assert is_generic_name(raw), raw
+    for raw in ("plate", "Bracket:1", "pin_2", "M6x20 bolt", "base-plate"):
+        assert not is_generic_name(raw), raw
+    assert sanitize_name("M6x20 bolt (ISO 4017)") == "M6x20_bolt_ISO_4017"
+    assert unique_names(["pin", "pin", "plate", "pin"], [False, True, True, False]) == [
+        "pin_2",
+        "pin",
+        "plate",
+        "pin_3",
+    ]
+
+
+def test_repeated_parts_stay_separate_instances(tmp_path: Path) -> None:
+    from realcad import product_shapes, write_assembly
+
+    d = write_variant(tmp_path / "rep", "assembly: product.step\n")
+    write_assembly(d / "product.step", product_shapes())
+    parts = {p.name: p for p in _import(d).parts}
+    assert {"block_1", "block_2"} <= set(parts)
+    b1, b2 = parts["block_1"], parts["block_2"]
+    assert b1.T_fixture_part is not None and b2.T_fixture_part is not None
+    assert b1.mass_kg == pytest.approx(b2.mass_kg, rel=1e-9)
+    centres = [(p.T_fixture_part @ np.append(p.com_m, 1.0))[:3] for p in (b1, b2)]
+    assert centres[0][0] - centres[1][0] == pytest.approx(0.060, abs=1e-6)
+
+
+def test_a_kit_part_with_overlapping_shells_is_repaired_and_one_with_a_gap_has_a_clear_issue(
+    tmp_path: Path,
+) -> None:
+    d = tmp_path / "kit"
+    d.mkdir()
+    mesh, vol_mm3 = overlapping_shells_mesh()
+    mesh.export(d / "twin.obj")
+    gapped_box_mesh(10.0).export(d / "open.stl")
+    write_variant(
+        d,
+        "parts:\n"
+        "  - {name: twin, cad: twin.obj, units: mm, target: A1}\n"
+        "  - {name: open, cad: open.stl, units: mm, target: A2}\n",
+    )
+    iv = _import(d)
+    assert iv.build is None
+    by = {p.name: p for p in iv.parts}
+    assert by["twin"].issue is None, by["twin"].issue
+    assert by["twin"].mesh.volume == pytest.approx(vol_mm3 * 1e-9, rel=0.01)
+    assert any("united" in n for n in by["twin"].repair_notes)
+    issue = by["open"].issue
+    assert issue is not None and "open.stl" in issue and "open surface" in issue
+    assert "largest hole 14.1 mm across" in issue
