@@ -30,6 +30,12 @@ STROKE_M = 0.085
 SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+def _scene(path: Path) -> trimesh.Scene:
+    s = trimesh.load(path)
+    assert isinstance(s, trimesh.Scene)
+    return s
+
+
 def _import(d: Path):
     return import_variant(d, load_variant(d), STROKE_M)
 
@@ -99,6 +105,7 @@ def test_touching_bodies_in_one_soup_are_not_handled_and_say_so_but_separate_bod
     # part): the edges of the shared face have four faces, which repair_mesh does not resolve.
     a, b = box_mm((0.04, 0.03, 0.02)), box_mm((0.04, 0.03, 0.02), at=(0.04, 0, 0))
     both = trimesh.util.concatenate([a, b])
+    assert isinstance(both, trimesh.Trimesh)
     r = repair_mesh(trimesh.Trimesh(both.vertices, both.faces))
     assert not r.ok
     assert (
@@ -129,7 +136,7 @@ def test_repair_of_a_5k_face_part_is_fast() -> None:
 
 def test_the_example_assembly_keeps_its_placements_exactly() -> None:
     d = REPO / "cad_parts" / "bracket_assembly"
-    scene = trimesh.load(d / "product.step")
+    scene = _scene(d / "product.step")
     iv = _import(d)
     assert iv.build is not None
     assert np.array_equal(iv.build.T_fixture_cad, np.eye(4))
@@ -147,7 +154,7 @@ def test_the_example_assembly_keeps_its_placements_exactly() -> None:
 def test_a_part_written_one_face_per_shape_is_merged_into_one_watertight_part(tmp_path: Path) -> None:
     d = write_variant(tmp_path / "split", "assembly: product.step\n")
     write_split_face_assembly(d / "product.step")
-    scene = trimesh.load(d / "product.step")
+    scene = _scene(d / "product.step")
     assert len(scene.graph.nodes_geometry) > 5  # the exporter's habit really is in the file
     iv = _import(d)
     by = {p.name: p for p in iv.parts}
