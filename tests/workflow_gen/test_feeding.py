@@ -87,9 +87,9 @@ def requests() -> list[FeedRequest]:
 
 @pytest.fixture(scope="module")
 def bin_cell(cell: Cell) -> Cell:
-    """The default cell plus a 0.16 x 0.20 m bin left of the feeder, as proposed for ur5e_cell.yaml."""
-    pose = PoseSpec(xyz_m=(0.12, 0.47, 0.03))
-    bin_station = StationSpec(name="bin", type="bin", pose=pose, size_m=(0.16, 0.20, 0.03))
+    """The default cell plus a 0.20 x 0.24 m bin beside the feeder, as proposed for ur5e_cell.yaml."""
+    pose = PoseSpec(xyz_m=(0.10, 0.50, 0.03))
+    bin_station = StationSpec(name="bin", type="bin", pose=pose, size_m=(0.20, 0.24, 0.03))
     spec = cell.spec.model_copy(update={"stations": [*cell.spec.stations, bin_station]})
     return dataclasses.replace(cell, spec=spec, station_poses={**cell.station_poses, "bin": pose.matrix()})
 
@@ -245,9 +245,9 @@ def test_nuts_alone_in_a_bin_are_a_tight_grid(requests: list[FeedRequest], bin_c
 
 
 def _plates() -> list[FeedRequest]:
-    """Eight plates, one of a kind each, about 130 x 100 mm: the feeder holds six (2 x 3 with the gaps)."""
+    """Nine plates, one of a kind each, about 130 x 100 mm: the feeder holds six (2 x 3 with the gaps)."""
     plates = []
-    for i in range(8):
+    for i in range(9):
         m = trimesh.creation.box(extents=(0.130 - 0.001 * i, 0.100, 0.008))
         plates.append(FeedRequest(f"plate_{i}", m, resting_poses(m)[0].T_slot_part, "feeder", priority=i))
     return plates
@@ -265,15 +265,17 @@ def test_full_feeder_overflows_with_a_reason(cell: Cell) -> None:
 
 
 def test_falls_back_to_another_feeding_station(bin_cell: Cell) -> None:
-    # The feeder holds six plates, the bin one more.
+    # The feeder holds six plates, the bin two more (one above the other, 22 mm apart).
     plates = _plates()
     layout = layout_feed(plates, bin_cell)
     _check_layout(layout, plates, bin_cell)
     stations = [layout.placed[p.name].station if p.name in layout.placed else "-" for p in plates]
-    assert stations == ["feeder"] * 6 + ["bin", "-"]
-    why = layout.overflow["plate_7"]
-    assert why.startswith("the feeder's 0.30 x 0.36 m tray (6 parts placed) and the bin's 0.16 x 0.20 m bin")
-    assert why.endswith("are full (no room for its 123 x 100 mm footprint); hand it to the cell")
+    assert stations == ["feeder"] * 6 + ["bin", "bin", "-"]
+    why = layout.overflow["plate_8"]
+    assert why.startswith(
+        "the feeder's 0.30 x 0.36 m tray (6 parts placed) and the bin's 0.20 x 0.24 m bin (2 parts placed)"
+    )
+    assert why.endswith("are full (no room for its 122 x 100 mm footprint); hand it to the cell")
 
 
 def test_deterministic(requests: list[FeedRequest], bin_cell: Cell) -> None:
