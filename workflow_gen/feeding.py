@@ -226,6 +226,7 @@ class _Surface:
     gaps: list[float] = field(default_factory=list)
     count: int = 0
     group_labels: dict[str, tuple[int, int]] = field(default_factory=dict)  # group -> (index, members)
+    group_yaw: dict[str, float] = field(default_factory=dict)  # group -> turn of its first part here
 
     def to_packing(self, lo_xy: np.ndarray, hi_xy: np.ndarray) -> np.ndarray:
         """(4,) packing rectangle of the station-frame rectangle [lo, hi]."""
@@ -241,8 +242,8 @@ class _Surface:
         room = self.area_m - 2 * EDGE_MARGIN_M + _EPS_M
         return any(bool(np.all([b[2] - b[0], b[3] - b[1]] <= room)) for _, b in item.options)
 
-    def find(self, item: _Item) -> tuple[float, np.ndarray] | None:
-        """Best (yaw, packing rectangle) for ``item``, or None when it does not fit any more."""
+    def find(self, item: _Item, group: str) -> tuple[float, np.ndarray] | None:
+        """Best (yaw, packing rectangle) for ``item`` of ``group``, or None when it does not fit any more."""
         gap = item.req.finger_gap_m
         r = np.array(self.rects).reshape(-1, 4)
         # Between two parts the larger of their two gaps, so that each gets the room it asked for.
@@ -251,7 +252,7 @@ class _Surface:
         xs = np.unique(np.concatenate([[lo], r[:, 2] + g]))
         ys = np.unique(np.concatenate([[lo], r[:, 3] + g]))
         X, Y = (a.ravel() for a in np.meshgrid(xs, ys, indexing="ij"))
-        best: tuple[tuple[float, float], float, np.ndarray] | None = None
+        best: tuple[tuple[int, float, float], float, np.ndarray] | None = None
         for yaw, b in item.options:
             w, h = b[2] - b[0], b[3] - b[1]
             ok = (X + w <= self.area_m[0] - lo + _EPS_M) & (Y + h <= self.area_m[1] - lo + _EPS_M)
@@ -268,14 +269,18 @@ class _Surface:
                 continue
             # Skyline rule: the lowest top edge, then the nearest right edge; rows fill from the robot's corner.
             k = idx[np.lexsort((X[idx] + w, Y[idx] + h))[0]]
-            score = (float(Y[k] + h), float(X[k] + w))
+            # Identical parts keep the turn of the first of them wherever it fits: one tidy grid, one grasp.
+            odd = int(group in self.group_yaw and yaw != self.group_yaw[group])
+            score = (odd, float(Y[k] + h), float(X[k] + w))
             if best is None or score < best[0]:
                 best = (score, yaw, np.array([X[k], Y[k], X[k] + w, Y[k] + h]))
         return None if best is None else (best[1], best[2])
 
-    def add(self, rect: np.ndarray, gap_m: float) -> None:
+    def add(self, rect: np.ndarray, gap_m: float, group: str = "", yaw: float = 0.0) -> None:
         self.rects.append(rect)
         self.gaps.append(gap_m)
+        if group:
+            self.group_yaw.setdefault(group, yaw)
 
     def label(self, group: str) -> str:
         self.count += 1
@@ -363,10 +368,11 @@ def layout_feed(
     for it in ordered:
         r = it.req
         grouped = bool(r.group) and group_size[r.group] > 1
+        key = r.group or f"\0{it.order}"  # a part of its own is a group of one
         prefs = list(dict.fromkeys((bins if grouped else []) + [r.station] + feeding))
         spot = None
         for name in prefs:
-            spot = surfaces[name].find(it)
+            spot = surfaces[name].find(it, key)
             if spot is not None:
                 break
         if spot is None:
@@ -374,7 +380,7 @@ def layout_feed(
             continue
         s = surfaces[name]
         yaw, rect = spot
-        s.add(rect, r.finger_gap_m)
+        s.add(rect, r.finger_gap_m, key, yaw)
         bounds = dict(it.options)[yaw]
         lo, _ = s.to_station(rect)
         T_station_slot = np.eye(4)
@@ -384,7 +390,7 @@ def layout_feed(
         out.placed[r.name] = FeedPlacement(
             name=r.name,
             station=name,
-            label=s.label(r.group or f"\0{it.order}"),
+            label=s.label(key),
             T_world_part=cell.T_world_station(name) @ T_station_slot @ r.T_slot_part,
             footprint_m=it.size_m.copy(),
             yaw_deg=float(np.degrees(yaw)),
