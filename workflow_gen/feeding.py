@@ -16,6 +16,16 @@ hand to the cell. The slot grid of a tray is ignored here: the layout is generat
 The layout is deterministic (same requests, same cell -> same layout) and cheap (a few milliseconds
 for twenty parts): candidate positions are the tray corner and the right/top edges of placed parts
 (plus the gap), tested all at once with numpy.
+
+Use from the pipeline (one request per part the robot or the operator feeds)::
+
+    rest = resting_poses(mesh, R_target)[0]
+    req = FeedRequest(name, mesh, rest.T_slot_part, station=source, priority=rank_in_sequence,
+                      group=group_key(mesh, rest.T_slot_part))
+    layout = layout_feed(requests, cell)
+    p = layout.placed[name]           # p.T_world_part is the start pose, p.label the source position
+    why = layout.overflow.get(name)   # else: the operator hands the part to the cell
+    write_loading_sheet(out_dir, layout, meshes, cell)   # workflow_gen.loading_sheet
 """
 
 from __future__ import annotations
