@@ -13,7 +13,6 @@ table), attached-object-vs-robot (minus the gripper and the flange link) and att
 
 from __future__ import annotations
 
-import hashlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,22 +24,52 @@ import trimesh
 
 from cell_config.compose import cell_srdf
 from cell_config.schema import ObstacleSpec, StationSpec
+from motion.convex import convex_pieces, mesh_hash
 from motion.robot_model import RobotModel
 
 _HULL_CACHE: dict[str, coal.CollisionGeometry] = {}
+_PIECE_CACHE: dict[str, list[coal.CollisionGeometry]] = {}
+# Convex pieces of the hulls made by convex_hull_geometry (by id: the hulls stay alive in _HULL_CACHE).
+_PIECES_OF_HULL: dict[int, list[coal.CollisionGeometry]] = {}
+
+
+def _coal_convex(vertices: np.ndarray) -> coal.CollisionGeometry:
+    points = coal.StdVec_Vec3s()
+    points.extend([np.asarray(v, dtype=float) for v in vertices])
+    return coal.Convex.convexHull(points, False, "")
+
+
+def convex_piece_geometries(mesh: trimesh.Trimesh) -> list[coal.CollisionGeometry]:
+    """coal convex pieces of a part mesh (metres, mesh frame): :func:`motion.convex.convex_pieces`.
+
+    One piece (the hull) for a convex part; cached by the mesh content hash (and on disk by
+    :mod:`motion.convex`), so the same mesh costs the decomposition once.
+    """
+    key = mesh_hash(mesh)
+    if key not in _PIECE_CACHE:
+        pieces = convex_pieces(mesh)
+        if len(pieces) == 1:
+            _PIECE_CACHE[key] = [_HULL_CACHE.setdefault(key, _coal_convex(mesh.convex_hull.vertices))]
+        else:
+            _PIECE_CACHE[key] = [_coal_convex(p.vertices) for p in pieces]
+            # The bounding hull of the pieces (V-HACD pieces may bulge out of the mesh's hull a little).
+            hull = _coal_convex(np.vstack([mesh.vertices, *[p.vertices for p in pieces]]))
+            _HULL_CACHE[key] = hull
+            _PIECES_OF_HULL[id(hull)] = _PIECE_CACHE[key]
+    return _PIECE_CACHE[key]
 
 
 def convex_hull_geometry(mesh: trimesh.Trimesh) -> coal.CollisionGeometry:
-    """coal convex hull of a mesh (metres, mesh frame); cached by the mesh content hash."""
-    key = hashlib.sha1(
-        np.ascontiguousarray(mesh.vertices, dtype=float).tobytes()
-        + np.ascontiguousarray(mesh.faces, dtype=np.int64).tobytes()
-    ).hexdigest()
+    """coal convex hull of a part mesh (metres, mesh frame) and of its convex pieces; cached by mesh hash.
+
+    The pieces (:func:`convex_piece_geometries`) are remembered with the hull: a :class:`WorldObject` made
+    on this hull collides as those pieces, so a part's holes, pockets and inside corners stay free, and
+    the hull is only its bounding shape (checked first).
+    """
+    key = mesh_hash(mesh)
     if key not in _HULL_CACHE:
-        hull = mesh.convex_hull
-        points = coal.StdVec_Vec3s()
-        points.extend([np.asarray(v, dtype=float) for v in hull.vertices])
-        _HULL_CACHE[key] = coal.Convex.convexHull(points, False, "")
+        _HULL_CACHE[key] = _coal_convex(mesh.convex_hull.vertices)
+        convex_piece_geometries(mesh)  # a non-convex mesh replaces the hull by the pieces' bound
     return _HULL_CACHE[key]
 
 
@@ -57,7 +86,11 @@ def obstacle_geometry(o: ObstacleSpec) -> coal.CollisionGeometry:
 
 @dataclass
 class WorldObject:
-    """A body of the world. ``T_world_obj (4, 4)``; when attached, ``T_tcp_obj`` is used instead."""
+    """A body of the world. ``T_world_obj (4, 4)``; when attached, ``T_tcp_obj`` is used instead.
+
+    ``pieces`` are the convex shapes (object frame) the world collides; by default the pieces
+    :func:`convex_hull_geometry` found for ``geometry``, else ``geometry`` alone.
+    """
 
     name: str
     geometry: coal.CollisionGeometry
@@ -65,6 +98,11 @@ class WorldObject:
     kind: str  # "obstacle" | "station" | "part"
     T_tcp_obj: np.ndarray | None = None
     extent_m: float = 0.0  # radius of a ball around the object frame that holds the whole object
+    pieces: list[coal.CollisionGeometry] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.pieces:
+            self.pieces = list(_PIECES_OF_HULL.get(id(self.geometry), [self.geometry]))
 
     @property
     def attached(self) -> bool:
@@ -73,6 +111,11 @@ class WorldObject:
 
 @dataclass
 class _Built:
+    """The world with every convex piece of every object: reports, distances, and the pieces' checks.
+
+    ``labels`` gives the link or object name of each geometry; ``padded`` and ``exact`` check all pairs.
+    """
+
     geom_model: pin.GeometryModel
     padded: pin.GeometryData
     exact: pin.GeometryData
@@ -82,6 +125,37 @@ class _Built:
     # computeCollisions over the pair list, and they honour the per-pair security margins.
     padded_mgr: Any = None
     exact_mgr: Any = None
+    obj_index: dict[str, list[int]] = field(default_factory=dict)  # object -> its geometries
+    # (data, pair labels, pair role) of each data: a pair is active when its role is and it is allowed.
+    datas: list[tuple[pin.GeometryData, list[tuple[str, str]], list[bool]]] = field(default_factory=list)
+
+
+@dataclass
+class _Fast:
+    """What :meth:`CollisionWorld.in_collision` checks first: one geometry per object (a part's bound).
+
+    ``plain_*`` check the pairs without a multi-piece object (the same shapes as in the fine world), so
+    a hit there is a collision; ``gate_*`` check the bounding hulls of the multi-piece objects, and only
+    a hit there sends the check to the pieces (the fine :class:`_Built`). Without multi-piece objects the
+    fine world is this world and ``coarse_model`` is None.
+    """
+
+    plain_padded: Any
+    plain_exact: Any
+    coarse_model: pin.GeometryModel | None = None
+    gate_padded: Any = None
+    gate_exact: Any = None
+    obj_index: dict[str, list[int]] = field(default_factory=dict)
+    datas: list[tuple[pin.GeometryData, list[tuple[str, str]], list[bool]]] = field(default_factory=list)
+
+
+@dataclass
+class _Assembly:
+    geom_model: pin.GeometryModel
+    labels: list[str]
+    pairs: list[tuple[int, int, str]]  # (first, second, "self" | "world")
+    multi: list[bool]  # per pair: involves an object of several pieces
+    obj_index: dict[str, list[int]]
 
 
 class CollisionWorld:
@@ -116,6 +190,9 @@ class CollisionWorld:
         self._always_self: set[tuple[str, str]] = set()
         self._always_world: set[tuple[str, str]] = set()
         self._built: _Built | None = None
+        self._fast = _Fast(None, None)
+        self._allowed: frozenset[str] = frozenset()
+        self._check_all = False
         self._compute_always_pairs()
 
     # ----------------------------------------------------------------- construction helpers
@@ -147,8 +224,7 @@ class CollisionWorld:
         also covers static obstacles that a link always touches (the base column standing on the table).
         """
         self._rebuild(check_all=True)
-        b = self._built
-        assert b is not None
+        b = self.built
         rng = np.random.default_rng(0)
         qs = [self.robot.home] + [self.robot.random_q(rng) for _ in range(64)]
         counts: dict[int, int] = {}
@@ -169,8 +245,8 @@ class CollisionWorld:
                 self._always_self.add((a, c))  # "Default": touching at home (e.g. overlapping shells)
         self._rebuild()
 
-    def _rebuild(self, check_all: bool = False) -> None:
-        """Assemble the geometry model and both datas from the robot and the current objects."""
+    def _assemble(self, per_piece: bool, check_all: bool) -> _Assembly:
+        """Geometry model of the robot and the objects (every piece, or one geometry each) and its pairs."""
         robot = self.robot
         gm = pin.GeometryModel()
         labels: list[str] = []
@@ -182,19 +258,23 @@ class CollisionWorld:
         robot_count = len(labels)
         T_base_world = np.linalg.inv(robot.T_world_base)
         M_joint_tcp = robot.model.frames[robot.tcp_frame].placement
-        obj_index: dict[str, int] = {}
+        obj_index: dict[str, list[int]] = {}
         for o in self.objects.values():
-            if o.attached:
-                assert o.T_tcp_obj is not None
-                M = M_joint_tcp * pin.SE3(o.T_tcp_obj)
-                go = pin.GeometryObject(o.name, robot.last_joint, robot.tcp_frame, M, o.geometry)
-            else:
-                go = pin.GeometryObject(o.name, 0, 0, pin.SE3(T_base_world @ o.T_world_obj), o.geometry)
-            obj_index[o.name] = gm.addGeometryObject(go)
-            labels.append(o.name)
-            parents.append(go.parentJoint)
+            obj_index[o.name] = []
+            shapes = o.pieces if per_piece else [o.geometry]
+            for i, shape in enumerate(shapes):
+                gname = o.name if len(shapes) == 1 else f"{o.name}:{i}"
+                if o.attached:
+                    assert o.T_tcp_obj is not None
+                    M = M_joint_tcp * pin.SE3(o.T_tcp_obj)
+                    go = pin.GeometryObject(gname, robot.last_joint, robot.tcp_frame, M, shape)
+                else:
+                    go = pin.GeometryObject(gname, 0, 0, pin.SE3(T_base_world @ o.T_world_obj), shape)
+                obj_index[o.name].append(gm.addGeometryObject(go))
+                labels.append(o.name)
+                parents.append(go.parentJoint)
         n_all = len(labels)
-        pair_kinds: list[str] = []
+        pairs: list[tuple[int, int, str]] = []
         for i in range(robot_count):
             for j in range(i + 1, robot_count):
                 a, c = labels[i], labels[j]
@@ -202,8 +282,7 @@ class CollisionWorld:
                     continue
                 if not check_all and (a, c) in self._always_self:
                     continue
-                gm.addCollisionPair(pin.CollisionPair(i, j))
-                pair_kinds.append("self")
+                pairs.append((i, j, "self"))
         for j in range(robot_count, n_all):
             obj = self.objects[labels[j]]
             for i in range(robot_count):
@@ -215,33 +294,71 @@ class CollisionWorld:
                         continue  # a grasped part touches the fingers and sits at the flange
                 elif not check_all and (a, obj.name) in self._always_world:
                     continue
-                gm.addCollisionPair(pin.CollisionPair(i, j))
-                pair_kinds.append("world")
+                pairs.append((i, j, "world"))
             if obj.attached:
                 for k in range(robot_count, n_all):
                     other = self.objects[labels[k]]
                     if k != j and not other.attached:
-                        gm.addCollisionPair(pin.CollisionPair(min(j, k), max(j, k)))
-                        pair_kinds.append("world")
-        padded = pin.GeometryData(gm)
-        exact = pin.GeometryData(gm)
-        for k, kind in enumerate(pair_kinds):
-            padded.collisionRequests[k].security_margin = self.padding_m if kind == "world" else 0.0
-            exact.collisionRequests[k].security_margin = 0.0
-        for d in (padded, exact):
-            for req in d.collisionRequests:
-                req.num_max_contacts = 1
-                req.enable_contact = False
-        self._built = _Built(
-            gm,
-            padded,
-            exact,
-            labels,
-            robot_count,
-            pin.BroadPhaseManager_NaiveCollisionManager(robot.model, gm, padded),
-            pin.BroadPhaseManager_NaiveCollisionManager(robot.model, gm, exact),
-        )
-        self._obj_index = obj_index
+                        pairs.append((min(j, k), max(j, k), "world"))
+        multi_names = {o.name for o in self.objects.values() if len(o.pieces) > 1}
+        multi = [labels[i] in multi_names or labels[j] in multi_names for i, j, _ in pairs]
+        for i, j, _ in pairs:
+            gm.addCollisionPair(pin.CollisionPair(i, j))
+        return _Assembly(gm, labels, pairs, multi, obj_index)
+
+    def _datas(
+        self, a: _Assembly, role: list[bool]
+    ) -> tuple[pin.GeometryData, pin.GeometryData, list[tuple[str, str]]]:
+        """Padded and exact datas of ``a`` with the pairs of ``role`` active."""
+        padded = pin.GeometryData(a.geom_model)
+        exact = pin.GeometryData(a.geom_model)
+        for d, margin in ((padded, self.padding_m), (exact, 0.0)):
+            reqs = d.collisionRequests  # indexed access: iterating the vector is 4x slower
+            first = reqs[0] if len(a.pairs) else None
+            if first is not None and (first.num_max_contacts != 1 or first.enable_contact):
+                for k in range(len(a.pairs)):
+                    reqs[k].num_max_contacts = 1
+                    reqs[k].enable_contact = False
+            for k, (_, _, kind) in enumerate(a.pairs):
+                if not role[k]:
+                    d.deactivateCollisionPair(k)
+                elif reqs[k].security_margin != (m := margin if kind == "world" else 0.0):
+                    reqs[k].security_margin = m
+        return padded, exact, [(a.labels[i], a.labels[j]) for i, j, _ in a.pairs]
+
+    def _rebuild(self, check_all: bool = False) -> None:
+        """Assemble the world from the robot and the current objects (the fine world when first needed)."""
+        self._allowed = frozenset()
+        self._built = None
+        self._check_all = check_all
+        if not any(len(o.pieces) > 1 for o in self.objects.values()):
+            b = self._build_fine()
+            self._fast = _Fast(b.padded_mgr, b.exact_mgr)
+            return
+        coarse = self._assemble(per_piece=False, check_all=check_all)
+        plain = [not m for m in coarse.multi]
+        cp, ce, names = self._datas(coarse, plain)
+        gp, ge, _ = self._datas(coarse, coarse.multi)
+        model, gm, mgr = self.robot.model, coarse.geom_model, pin.BroadPhaseManager_NaiveCollisionManager
+        self._fast = _Fast(mgr(model, gm, cp), mgr(model, gm, ce), gm, mgr(model, gm, gp), mgr(model, gm, ge))
+        self._fast.obj_index = coarse.obj_index
+        self._fast.datas = [(cp, names, plain), (ce, names, plain), (gp, names, coarse.multi)]
+        self._fast.datas.append((ge, names, coarse.multi))
+
+    def _build_fine(self) -> _Built:
+        fine = self._assemble(per_piece=True, check_all=self._check_all)
+        everything = [True] * len(fine.pairs)
+        padded, exact, names = self._datas(fine, everything)
+        mgr = pin.BroadPhaseManager_NaiveCollisionManager
+        b = _Built(fine.geom_model, padded, exact, fine.labels, self.robot.geom_model.ngeoms)
+        b.padded_mgr = mgr(self.robot.model, fine.geom_model, padded)
+        b.exact_mgr = mgr(self.robot.model, fine.geom_model, exact)
+        b.obj_index = fine.obj_index
+        b.datas = [(padded, names, everything), (exact, names, everything)]
+        self._built = b
+        if self._allowed:
+            self._apply_allowed(b.datas)
+        return b
 
     # ----------------------------------------------------------------- object management
     def add(self, obj: WorldObject) -> None:
@@ -258,10 +375,14 @@ class CollisionWorld:
         obj = self.objects[name]
         obj.T_world_obj = np.asarray(T_world_obj, dtype=float).copy()
         if not obj.attached:
-            assert self._built is not None
             T_base_world = np.linalg.inv(self.robot.T_world_base)
-            idx = self._obj_index[name]
-            self._built.geom_model.geometryObjects[idx].placement = pin.SE3(T_base_world @ obj.T_world_obj)
+            M = pin.SE3(T_base_world @ obj.T_world_obj)
+            if self._built is not None:
+                for idx in self._built.obj_index[name]:
+                    self._built.geom_model.geometryObjects[idx].placement = M
+            if self._fast.coarse_model is not None:
+                for idx in self._fast.obj_index[name]:
+                    self._fast.coarse_model.geometryObjects[idx].placement = M
 
     def attach(self, name: str, T_tcp_obj: np.ndarray) -> None:
         self.objects[name].T_tcp_obj = np.asarray(T_tcp_obj, dtype=float).copy()
@@ -280,24 +401,34 @@ class CollisionWorld:
     # ----------------------------------------------------------------- queries
     @property
     def built(self) -> _Built:
-        assert self._built is not None
-        return self._built
+        """The fine world (every piece of every object), assembled on first use after a change."""
+        return self._built if self._built is not None else self._build_fine()
 
     def in_collision(self, q: np.ndarray, padded: bool = True) -> bool:
-        b = self.built
+        f = self._fast
         r = self.robot
+        if pin.computeCollisions(r.model, r.data, f.plain_padded if padded else f.plain_exact, q, True):
+            return True
+        gate = f.gate_padded if padded else f.gate_exact
+        if gate is None or not pin.computeCollisions(r.model, r.data, gate, q, True):
+            return False  # no multi-piece object, or none's bounding hull is hit
+        # The pieces, with every pair of the fine world (the plain ones were just found free).
+        b = self.built
         return bool(pin.computeCollisions(r.model, r.data, b.padded_mgr if padded else b.exact_mgr, q, True))
 
     def set_allowed(self, names: set[str] | frozenset[str]) -> None:
         """Switch off every pair involving one of ``names`` (re-enable with an empty set)."""
-        b = self.built
-        for k, cp in enumerate(b.geom_model.collisionPairs):
-            off = b.labels[cp.first] in names or b.labels[cp.second] in names
-            for d in (b.padded, b.exact):
-                if off:
-                    d.deactivateCollisionPair(k)
-                else:
+        self._allowed = frozenset(names)
+        self._apply_allowed(self._fast.datas + (self._built.datas if self._built is not None else []))
+
+    def _apply_allowed(self, datas: list[tuple[pin.GeometryData, list[tuple[str, str]], list[bool]]]) -> None:
+        names = self._allowed
+        for d, pair_labels, role in datas:
+            for k, (a, c) in enumerate(pair_labels):
+                if role[k] and not (a in names or c in names):
                     d.activateCollisionPair(k)
+                else:
+                    d.deactivateCollisionPair(k)
 
     def colliding_pairs(self, q: np.ndarray, padded: bool = False) -> list[tuple[str, str]]:
         """All colliding ``(robot link or attached object, other)`` label pairs at ``q``."""

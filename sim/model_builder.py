@@ -5,7 +5,8 @@ finger ``<mimic>`` into a joint equality), placed at ``cell.T_world_base``. Stat
 top-surface centre is the station frame; obstacles are static boxes, cylinders and spheres; every part is a
 free body with the mass properties of its :class:`~workflow_gen.model.PartInfo` and collision geometry from its
 STL: MuJoCo collides with the convex hull of a mesh, so a non-convex part is split into convex pieces by
-V-HACD (``vhacdx`` through trimesh), cached by mesh hash under ``build/cache/vhacd``.
+:func:`motion.convex.convex_pieces` (the same pieces the planner's collision world uses), cached by mesh
+hash under ``build/cache/vhacd``.
 
 Contact set-up that holds a grasped part (ENVIRONMENT.md "Simulation", re-measured here): elliptic friction
 cones, ``impratio`` 10, a stiff ``solref`` on finger pads and parts, friction of the pads from
@@ -22,8 +23,6 @@ static world and with parts; parts collide with everything.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,10 +33,11 @@ from scipy.spatial.transform import Rotation
 
 from cell_config import Cell
 from cell_config.compose import FINGER_JOINT, FINGER_MIMIC_JOINT, TCP_LINK, cell_urdf
+from motion.convex import CACHE_DIR as CACHE_DIR  # re-exported: the pieces' cache lives with them
+from motion.convex import convex_pieces
 from workflow_gen.model import PartInfo
 
 TIMESTEP_S = 0.002
-CACHE_DIR = Path(__file__).resolve().parents[1] / "build" / "cache" / "vhacd"
 GRIPPER_BODIES = ("gripper_base", "finger_left", "finger_right")
 FINGER_BODIES = ("finger_left", "finger_right")
 # Contact bit masks: robot (1) collides with world and parts; world (2) with robot and parts; parts all.
@@ -47,10 +47,6 @@ _PART_BITS = (2, 3)
 # Stiff contacts on pads and parts so a grasp does not creep: time constant 2 x timestep (see above).
 GRASP_SOLREF = (0.004, 1.0)
 PART_FRICTION = (0.6, 0.005, 0.0001)
-# Below this volume ratio (mesh / convex hull) the hull would fill holes the gripper reaches into.
-CONVEX_RATIO = 0.9
-# Few pieces: every piece is a separate collision body pair to test (8 keep a nut's hole and 2-4x speed).
-VHACD_PARAMS: dict[str, int] = {"maxConvexHulls": 8, "resolution": 100000}
 # Reflected rotor inertia of the arm joints (kg m^2) and fingers (kg): what real gearboxes add; it also
 # keeps the light wrist and finger joints well conditioned for stiff position control at 2 ms steps.
 ARM_ARMATURE = 0.1
@@ -104,50 +100,6 @@ class CellModel:
 def _quat_wxyz(R: np.ndarray) -> np.ndarray:
     x, y, z, w = Rotation.from_matrix(R).as_quat()
     return np.array([w, x, y, z])
-
-
-def _mesh_hash(mesh: trimesh.Trimesh) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(mesh.vertices, dtype=np.float64).tobytes())
-    h.update(np.ascontiguousarray(mesh.faces, dtype=np.int64).tobytes())
-    return h.hexdigest()[:24]
-
-
-def convex_pieces(mesh: trimesh.Trimesh, cache_dir: Path = CACHE_DIR) -> list[trimesh.Trimesh]:
-    """Convex pieces whose union approximates ``mesh`` (metres, part frame).
-
-    A nearly convex mesh is returned as its own hull; otherwise V-HACD splits it (about 2 s), and the
-    pieces are cached under ``cache_dir`` by the hash of the mesh, so a second run costs nothing.
-    """
-    hull = mesh.convex_hull
-    if not mesh.is_volume or mesh.volume >= CONVEX_RATIO * hull.volume:
-        return [hull]
-    path = (
-        cache_dir / f"{_mesh_hash(mesh)}-{VHACD_PARAMS['maxConvexHulls']}-{VHACD_PARAMS['resolution']}.json"
-    )
-    if path.is_file():
-        raw = json.loads(path.read_text())
-    else:
-        pieces = trimesh.decomposition.convex_decomposition(mesh, **VHACD_PARAMS)
-        raw = [
-            {"vertices": np.asarray(p["vertices"]).tolist(), "faces": np.asarray(p["faces"]).tolist()}
-            for p in pieces
-        ]
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw))
-        tmp.replace(path)
-    out = [trimesh.Trimesh(np.asarray(p["vertices"]), np.asarray(p["faces"])) for p in raw]
-    return [p for p in out if _solid(p)] or [hull]
-
-
-def _solid(piece: trimesh.Trimesh) -> bool:
-    """A piece MuJoCo can hull: at least 4 vertices spanning 3D (V-HACD can return flat slivers)."""
-    if len(piece.vertices) < 4:
-        return False
-    centred = piece.vertices - piece.vertices.mean(axis=0)
-    sv = np.linalg.svd(centred, compute_uv=False)
-    return bool(sv[2] > 1e-4 * sv[0] and sv[2] > 1e-6)
 
 
 def _add_box(body: mujoco.MjsBody, name: str, T: np.ndarray, size_m: tuple[float, float, float]) -> None:
