@@ -32,6 +32,11 @@ SLIDE_COS = 0.3  # |n . d| below this: the face is parallel to the motion
 SAME_DIR_COS = float(np.cos(np.deg2rad(1.0)))
 CARRY_AXIS_MAX_Z = float(np.cos(np.deg2rad(20.0)))  # steeper hole axes let a part slide down
 HOLD_CLEARANCE_M = (-3e-4, 1e-3)  # hole radius minus shaft radius for a part held in a hole
+# Removal preference: going up (inserted from above) costs nothing, sideways 1.5, down 3, and turning
+# away from the last removal's direction 1; so sideways moves continue sideways, but anything that
+# can go up goes up.
+DIR_COST = np.array([0.0, 1.5, 3.0])
+TURN_COST = 1.0
 MAX_VERTEX_PROBES = 2  # vertices used as probes, at most this many times n_probe
 
 _BASE_DIRS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=float)
@@ -360,17 +365,35 @@ def assembly_order(
             cache[key] = _rest_state(sup[a], com[a], key[1])
         return cache[key]
 
+    def grounded(present: set[str]) -> set[str]:
+        """The parts of ``present`` that stand: on the fixture, or on / in / threaded on standing ones.
+
+        Grown from the fixture up, so that circles (a plate on its nut, the nut on its bolt, the bolt
+        on the plate) do not hold each other up in the air.
+        """
+        stands: set[str] = set()
+        grew = True
+        while grew:
+            grew = False
+            for a in sorted(present - stands):
+                if state(a, stands)[0] is None:
+                    stands.add(a)
+                    grew = True
+        return stands
+
     out = AssemblyOrder(order=[])
-    everything = set(names)
+    standing = grounded(set(names))
     for a in names:
-        problem, parts = state(a, everything - {a})
+        if a in standing:
+            continue
+        problem, parts = state(a, standing)
+        assert problem is not None
         out.supports[a] = parts
         if problem == "unsupported":
             out.blocked[a] = "does not rest on anything: nothing under it in the assembly"
-        elif problem == "tips_over":
+        else:
             out.blocked[a] = "would tip over: its centre of mass is outside the area it rests on"
-        if problem is not None:
-            out.blocked_kind[a] = problem
+        out.blocked_kind[a] = problem
     dependents = {a: sorted(b for b in names if a in sup[b].parts()) for a in names}
 
     allowed = np.zeros((n, len(dirs)), dtype=bool)
@@ -385,15 +408,14 @@ def assembly_order(
     removal: list[str] = []
     prev: int | None = None
     while remaining.any():
-        left = {names[i] for i in np.nonzero(remaining)[0]}
         obstructed = block[:, :, remaining].any(axis=2).T  # (n, D)
         free = allowed & ~obstructed & remaining[:, None]
         cand = np.argwhere(free)
         if len(cand) == 0:
             group = _interlocked_group(block, allowed, remaining, dir_class)
+            locks = {g: block[allowed[g]][:, g, :].any(axis=0) & remaining for g in group}
             for g in group:
-                lockers = block[allowed[g]][:, g, :].any(axis=0) & remaining
-                locked = [names[j] for j in np.nonzero(lockers)[0] if j != g]
+                locked = [names[j] for j in np.nonzero(locks[g])[0] if j != g]
                 out.locked_by[names[g]] = locked
                 out.blocked[names[g]] = (
                     f"interlocked: no straight direction frees it from {', '.join(locked)} "
@@ -401,21 +423,20 @@ def assembly_order(
                 )
                 out.blocked_kind[names[g]] = "interlocked"
                 remaining[g] = False
+                standing.discard(names[g])
             prev = None
             continue
         unstable_after: dict[int, list[str]] = {}
         for i in sorted({int(c[0]) for c in cand}):
-            after = left - {names[i]}
-            unstable_after[i] = [
-                p
-                for p in dependents[names[i]]
-                if p in after and p not in out.blocked and state(p, after - {p})[0]
-            ]
+            a = names[i]
+            unstable_after[i] = []
+            if a in standing and any(p in standing for p in dependents[a]):
+                rest_of = standing - {a}
+                unstable_after[i] = sorted(rest_of - grounded(rest_of))
         scored = [
             (
                 bool(unstable_after[i]),
-                di != prev,
-                int(dir_class[di]),
+                float(DIR_COST[dir_class[di]]) + (0.0 if di == prev else TURN_COST),
                 -float(outer[i, di]),
                 names[i],
                 di,
@@ -424,20 +445,28 @@ def assembly_order(
             for i, di in ((int(c[0]), int(c[1])) for c in cand)
         ]
         best = min(scored)
-        i, di = best[6], best[5]
+        i, di = best[5], best[4]
         a = names[i]
         removal.append(a)
-        out.insert_dir[a] = -dirs[di]
+        out.insert_dir[a] = -dirs[di] + 0.0  # + 0.0: no negative zeros
         remaining[i] = False
         prev = di
+        standing.discard(a)
+        standing -= set(unstable_after[i])
         for p in unstable_after[i]:
             # No free part kept the rest standing: p goes in before a, which it needs to stand.
-            problem, _ = state(p, left - {a, p})
+            problem, _ = state(p, standing)
             assert problem is not None
             out.blocked_kind[p] = problem
             what = "does not rest on anything" if problem == "unsupported" else "would tip over"
             out.blocked[p] = f"{what} when it is inserted: it needs {a}, which can only go in after it"
+            out.supports[p] = sup[p].parts() & set(names)
     out.order = [a for a in reversed(removal) if a not in out.blocked]
+    for step, a in enumerate(out.order):
+        # What it stands on when it goes in: among the parts inserted before it.
+        out.supports[a] = state(a, set(out.order[:step]))[1]
+    for a in names:
+        out.supports.setdefault(a, sup[a].parts())
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import trimesh
 
 from workflow_gen.sequence import assembly_order, kit_order, travel_m
@@ -63,3 +64,192 @@ def test_kit_order_shortens_travel() -> None:
     order = kit_order(jobs, start)
     assert sorted(order) == sorted(jobs)
     assert travel_m(jobs, order, start) < travel_m(jobs, list(jobs), start)
+
+
+# ----------------------------------------------------------------------------- straight-line insertion
+RX = trimesh.transformations.rotation_matrix(np.pi / 2, (0, 1, 0))  # a part's +z axis onto +x
+RZ180 = trimesh.transformations.rotation_matrix(np.pi, (0, 0, 1))
+UP, DOWN = np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, -1.0])
+PLUS_X, MINUS_X = np.array([1.0, 0.0, 0.0]), np.array([-1.0, 0.0, 0.0])
+
+
+def _cyl(
+    r_m: float, h_m: float, at=(0.0, 0.0, 0.0), sections: int = 32, along_x: bool = False
+) -> trimesh.Trimesh:
+    m = trimesh.creation.cylinder(radius=r_m, height=h_m, sections=sections)
+    if along_x:
+        m.apply_transform(RX)
+    m.apply_translation(at)
+    return m
+
+
+def _minus(a: trimesh.Trimesh, *cut: trimesh.Trimesh) -> trimesh.Trimesh:
+    return trimesh.boolean.difference([a, *cut], engine="manifold")
+
+
+def _plus(*parts: trimesh.Trimesh) -> trimesh.Trimesh:
+    return trimesh.boolean.union(list(parts), engine="manifold")
+
+
+def _nut(d_m: float, af_m: float, h_m: float) -> trimesh.Trimesh:
+    """Hex nut, axis z, bottom face at z = 0."""
+    prism = _cyl(af_m / 2 / np.cos(np.pi / 6), h_m, (0, 0, h_m / 2), sections=6)
+    return _minus(prism, _cyl(d_m / 2, 2 * h_m, (0, 0, h_m / 2)))
+
+
+def _bolt(d_m: float = 0.006, length_m: float = 0.025) -> trimesh.Trimesh:
+    """Hex head M6 bolt: head underside at z = 0, head up to 4 mm, shank down to -length."""
+    head = _cyl(0.010 / 2 / np.cos(np.pi / 6), 0.004, (0, 0, 0.002), sections=6)
+    return _plus(head, _cyl(d_m / 2, length_m + 1e-4, (0, 0, -length_m / 2 + 5e-5)))
+
+
+def _unit(v) -> np.ndarray:
+    return np.asarray(v, dtype=float) / np.linalg.norm(v)
+
+
+def _rod_through_uprights(clearance_m: float = 5e-4, hole_sections: int = 24) -> dict[str, trimesh.Trimesh]:
+    """Plate, two uprights with holes along x at z = 40 mm, a 12 mm rod through both, nuts on its ends."""
+    r = 0.006
+    upright = _minus(
+        _box((0.01, 0.04, 0.05), (0, 0, 0.035)),
+        _cyl(r + clearance_m, 0.03, (0, 0, 0.04), hole_sections, True),
+    )
+    nut_a = _nut(0.012, 0.018, 0.0108)
+    nut_a.apply_transform(RX)  # bottom face on x = 0, body along +x
+    nut_b = nut_a.copy()
+    nut_b.apply_transform(RZ180)  # body along -x
+    return {
+        "plate": _box((0.16, 0.06, 0.01), (0, 0, 0.005)),
+        "upright_a": upright.copy().apply_translation((0.04, 0, 0)),
+        "upright_b": upright.copy().apply_translation((-0.04, 0, 0)),
+        "rod": _cyl(r, 0.12, (0, 0, 0.04 - clearance_m), along_x=True),  # lies on the holes' bottoms
+        "nut_a": nut_a.apply_translation((0.045, 0, 0.04 - clearance_m)),
+        "nut_b": nut_b.apply_translation((-0.045, 0, 0.04 - clearance_m)),
+    }
+
+
+def test_rod_goes_in_sideways_through_two_uprights_then_its_nuts() -> None:
+    r = assembly_order(_rod_through_uprights())
+    assert r.blocked == {}
+    assert sorted(r.order) == ["nut_a", "nut_b", "plate", "rod", "upright_a", "upright_b"]
+    assert r.order[0] == "plate"
+    assert r.order.index("upright_a") < r.order.index("rod") and r.order.index("upright_b") < r.order.index(
+        "rod"
+    )
+    assert r.order.index("rod") < r.order.index("nut_a") and r.order.index("rod") < r.order.index("nut_b")
+    assert abs(float(r.insert_dir["rod"] @ PLUS_X)) == pytest.approx(1.0, abs=1e-6)  # along its axis
+    np.testing.assert_allclose(r.insert_dir["nut_a"], MINUS_X, atol=1e-6)  # onto the +x end, moving -x
+    np.testing.assert_allclose(r.insert_dir["nut_b"], PLUS_X, atol=1e-6)
+    np.testing.assert_allclose(r.insert_dir["upright_a"], DOWN, atol=1e-6)
+    assert r.supports["rod"] == {"upright_a", "upright_b"}
+    assert r.supports["nut_a"] == {"rod"} and r.supports["nut_b"] == {"rod"}
+    for k, v in r.insert_dir.items():
+        assert float(np.linalg.norm(v)) == pytest.approx(1.0, abs=1e-9), k
+
+
+@pytest.mark.parametrize("clearance_m", [0.0, 2e-4, 5e-4])
+def test_tight_rod_is_free_along_its_axis_only(clearance_m: float) -> None:
+    # A 32-gon rod in a 24-gon hole of the same radius overlaps the hole's flats by 0.05 mm.
+    meshes = _rod_through_uprights(clearance_m, hole_sections=24)
+    del meshes["nut_a"], meshes["nut_b"]
+    r = assembly_order(meshes, threaded_on={})
+    assert r.blocked == {}
+    assert r.order[-1] == "rod"
+    assert abs(float(r.insert_dir["rod"][0])) == pytest.approx(1.0, abs=1e-6)
+    assert r.supports["rod"] == {"upright_a", "upright_b"}
+
+
+def test_rod_in_one_hole_only_tips_over() -> None:
+    meshes = _rod_through_uprights()
+    del meshes["nut_a"], meshes["nut_b"], meshes["upright_b"]
+    meshes["rod"] = _cyl(0.006, 0.05, (0.065, 0, 0.04 - 5e-4), along_x=True)  # sticks out of upright_a
+    r = assembly_order(meshes)
+    assert r.blocked_kind == {"rod": "tips_over"}
+    assert r.order == ["plate", "upright_a"]
+
+
+def _bolted_plate() -> dict[str, trimesh.Trimesh]:
+    """Plate on two rails (top at z = 28 mm), an M6 bolt from above through its hole, a nut under it."""
+    plate = _minus(_box((0.1, 0.06, 0.008), (0, 0, 0.024)), _cyl(0.0035, 0.03, (0, 0, 0.024)))
+    return {
+        "rail_1": _box((0.02, 0.06, 0.02), (0.04, 0, 0.01)),
+        "rail_2": _box((0.02, 0.06, 0.02), (-0.04, 0, 0.01)),
+        "plate": plate,
+        "bolt": _bolt().apply_translation((0, 0, 0.028)),
+        "nut": _nut(0.006, 0.010, 0.0052).apply_translation((0, 0, 0.02 - 0.0052)),
+    }
+
+
+def test_bolt_from_above_nut_from_below() -> None:
+    r = assembly_order(_bolted_plate())
+    assert r.blocked == {}
+    assert r.order[2:] == ["plate", "bolt", "nut"]
+    np.testing.assert_allclose(r.insert_dir["bolt"], DOWN, atol=1e-6)
+    np.testing.assert_allclose(r.insert_dir["nut"], UP, atol=1e-6)
+    assert r.supports["nut"] == {"bolt"}
+    assert r.supports["bolt"] == {"plate"}
+    assert r.supports["plate"] == {"rail_1", "rail_2"}
+
+
+def test_nut_not_threaded_on_anything_hangs_in_the_air() -> None:
+    r = assembly_order(_bolted_plate(), threaded_on={})
+    assert r.blocked_kind == {"nut": "unsupported"}
+    assert "does not rest on anything" in r.blocked["nut"]
+    assert r.order[2:] == ["plate", "bolt"]
+
+
+def _two_side_housing() -> dict[str, trimesh.Trimesh]:
+    """A housing with a tunnel along x split by a middle wall; one block in from each end."""
+    shell = _box((0.08, 0.06, 0.05), (0, 0, 0.025))
+    left = _box((0.05, 0.05, 0.04), (-0.0275, 0, 0.025))  # x -0.0525 .. -0.0025: open at x = -0.04
+    right = _box((0.05, 0.05, 0.04), (0.0275, 0, 0.025))
+    return {
+        "housing": _minus(shell, left, right),
+        "block_a": _box((0.03, 0.04, 0.03), (-0.02, 0, 0.02)),
+        "block_b": _box((0.03, 0.04, 0.03), (0.02, 0, 0.02)),
+    }
+
+
+def test_housing_filled_from_two_sides() -> None:
+    r = assembly_order(_two_side_housing())
+    assert r.blocked == {}
+    assert r.order[0] == "housing"
+    np.testing.assert_allclose(r.insert_dir["housing"], DOWN, atol=1e-6)
+    np.testing.assert_allclose(r.insert_dir["block_a"], PLUS_X, atol=1e-6)  # pushed in from the -x side
+    np.testing.assert_allclose(r.insert_dir["block_b"], MINUS_X, atol=1e-6)
+    assert r.supports["block_a"] == {"housing"} and r.supports["block_b"] == {"housing"}
+
+
+def test_tee_in_a_slot_closed_at_both_ends_is_interlocked() -> None:
+    slot = _minus(
+        _box((0.08, 0.04, 0.03), (0, 0, 0.025)),  # on a base plate: z 0.01 .. 0.04
+        _box((0.06, 0.024, 0.013), (0, 0, 0.0215)),  # wide channel z 0.015 .. 0.028
+        _box((0.06, 0.008, 0.02), (0, 0, 0.037)),  # narrow slot up through the top
+    )
+    tee = _plus(_box((0.05, 0.02, 0.01), (0, 0, 0.02)), _box((0.05, 0.006, 0.03), (0, 0, 0.038)))
+    meshes = {"base": _box((0.1, 0.06, 0.01), (0, 0, 0.005)), "slot_block": slot, "tee": tee}
+    r = assembly_order(meshes)
+    assert r.blocked_kind == {"slot_block": "interlocked", "tee": "interlocked"}
+    assert r.locked_by == {"slot_block": ["tee"], "tee": ["slot_block"]}
+    assert (
+        r.blocked["tee"] == "interlocked: no straight direction frees it from slot_block (tried ±x, ±y, ±z)"
+    )
+    assert r.order == ["base"]
+    assert r.supports["tee"] == {"slot_block"}
+
+
+def test_chain_links_are_interlocked_and_the_rest_still_goes_in() -> None:
+    # Two links of a chain (tori in perpendicular planes): no straight move separates them.
+    link_a = trimesh.creation.torus(0.02, 0.004)
+    link_a.apply_translation((0, 0, 0.004))  # lying on the fixture
+    link_b = trimesh.creation.torus(0.02, 0.004)
+    link_b.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (1, 0, 0)))
+    link_b.apply_translation((0.02, 0, 0.0245))  # standing through link_a, hanging on its tube
+    meshes = {"link_a": link_a, "link_b": link_b, "block": _box((0.02, 0.02, 0.02), (0.08, 0, 0.01))}
+    r = assembly_order(meshes)
+    assert r.blocked_kind == {"link_a": "interlocked", "link_b": "interlocked"}
+    assert r.locked_by == {"link_a": ["link_b"], "link_b": ["link_a"]}
+    assert "from link_a (tried ±x, ±y, ±z)" in r.blocked["link_b"]
+    assert r.order == ["block"]
+    np.testing.assert_allclose(r.insert_dir["block"], DOWN, atol=1e-6)
+    assert "link_a" not in r.insert_dir
