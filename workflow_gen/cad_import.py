@@ -18,6 +18,8 @@ Real exports need three more things, done here:
   ``part``); names given in the CAD keep priority; names are sanitised to
   ``[A-Za-z0-9_.-]`` and made unique with ``_2``, ``_3`` ..., in a deterministic order; the raw CAD
   name stays in ``PartGeometry.cad_name``;
+- a STEP without an assembly tree (every solid in one shape) is split into its bodies, one part each
+  (bodies that overlap stay one part), named after the shape or the file;
 - meshes are repaired into closed solids by :func:`workflow_gen.mesh_repair.repair_mesh`.
 """
 
@@ -34,7 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from cell_config import ConfigError, PoseSpec
-from workflow_gen.mesh_repair import SEAM_TOL_M, repair_mesh
+from workflow_gen.mesh_repair import SEAM_TOL_M, repair_mesh, split_bodies
 from workflow_gen.orientation import BuildFrame, choose_build_frame
 from workflow_gen.variant import UNIT_SCALE_M, VariantSpec, variant_file
 
@@ -234,6 +236,27 @@ class _Node:
     gname: str
 
 
+def _split_treeless(node: _Node) -> list[_Node]:
+    """A STEP without an assembly tree (all solids in one shape): one node per body.
+
+    Each body gets its own frame at its bottom centre (so that it is a part like any other), placed
+    where it was; a single body, or one that cannot be split into closed shells, stays as it is.
+    """
+    bodies = split_bodies(node.mesh)
+    if len(bodies) < 2:
+        return [node]
+    out = []
+    for i, b in enumerate(bodies):
+        lo, hi = b.bounds
+        T_node_part = np.eye(4)
+        T_node_part[:3, 3] = [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]]
+        m = b.copy()
+        m.apply_translation(-T_node_part[:3, 3])
+        raw = f"{node.raw} (body {i + 1} of {len(bodies)})"
+        out.append(_Node(raw, node.T_cad_node @ T_node_part, m, node.gname))
+    return out
+
+
 def _open_boundary_points(mesh: trimesh.Trimesh) -> np.ndarray | None:
     """Vertices (B, 3) on open edges of the mesh (after merging exact duplicates), None if it is closed."""
     m = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
@@ -316,14 +339,18 @@ def _assembly_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartG
         nodes.append(_Node(str(raw), np.array(T, dtype=float), geom.copy(), str(gname)))
     if not nodes:
         raise ConfigError(f, "assembly", f"CAD file {path.name} is empty (no parts with faces)")
+    if len(nodes) == 1:
+        nodes = _split_treeless(nodes[0])
     size_m = max(float(np.max(n.mesh.extents)) for n in nodes)
     bases, fixed, members_of, cad_names = [], [], [], []
     for group in _face_groups(nodes, max(SEAM_TOL_M, 1e-6 * size_m)):
         members = [nodes[i] for i in group]
         if len(members) == 1:
             nd = members[0]
-            name = _useful_name([nd.raw, nd.gname, *_ancestors(scene, nd.raw), path.stem])
-            given = not is_generic_name(nd.raw)
+            # A body split off a tree-less STEP is named like the shape that held it.
+            raw = re.sub(r" \(body \d+ of \d+\)$", "", nd.raw)
+            name = _useful_name([raw, nd.gname, *_ancestors(scene, raw), path.stem])
+            given = not is_generic_name(raw)
             cad_name = nd.raw
         else:
             name, given = _group_name(scene, members, path.stem)
@@ -400,12 +427,13 @@ def _kit_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartGeomet
     return parts
 
 
-def import_variant(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> ImportedVariant:
+def import_variant(variant_dir: Path | str, spec: VariantSpec, stroke_m: float) -> ImportedVariant:
     """Import every part instance of a variant (metres), repaired, checked and with mass properties.
 
     For an assembly, the build frame stands the product on the fixture and every part's
     ``T_fixture_part`` is ``T_fixture_cad @ T_cad_part``.
     """
+    variant_dir = Path(variant_dir)
     f = variant_file(variant_dir)
     parts = _assembly_parts(variant_dir, spec, f) if spec.assembly is not None else []
     parts += _kit_parts(variant_dir, spec, f)
@@ -429,6 +457,6 @@ def import_variant(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> Imp
     return ImportedVariant(parts, build)
 
 
-def import_parts(variant_dir: Path, spec: VariantSpec, stroke_m: float) -> list[PartGeometry]:
+def import_parts(variant_dir: Path | str, spec: VariantSpec, stroke_m: float) -> list[PartGeometry]:
     """Import every part instance of a variant (see :func:`import_variant`); the parts only."""
     return import_variant(variant_dir, spec, stroke_m).parts

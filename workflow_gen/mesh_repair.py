@@ -432,3 +432,67 @@ def _failure(v: np.ndarray, f: np.ndarray, notes: list[str], filled_up_to: float
     if not parts:
         parts.append("the surface encloses no volume")
     return RepairResult(trimesh.Trimesh(v, f, process=False), notes, False, "; ".join(parts))
+
+
+def split_bodies(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh]:
+    """Split a mesh holding several solids (a STEP without an assembly tree) into one mesh per body.
+
+    Closed shells that overlap or sit inside one another are one body (a multi-body part, repaired
+    later by :func:`repair_mesh`); shells that only touch or stand apart are separate bodies.
+
+    Parameters
+    ----------
+    mesh : trimesh.Trimesh
+        Vertices (V, 3), faces (F, 3), any frame. Not modified.
+
+    Returns
+    -------
+    list of trimesh.Trimesh
+        The bodies in the input's frame, ordered by position (lowest first, then y, then x); ``[mesh]``
+        when it is one body or cannot be split into closed shells (open or non-manifold surfaces).
+    """
+    v = np.asarray(mesh.vertices, dtype=float)
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    if len(f) < 8 or not np.all(np.isfinite(v)):
+        return [mesh]
+    v, f = _compact(v, f)
+    extent = float(np.max(np.ptp(v, axis=0)))
+    if extent <= 0:
+        return [mesh]
+    tol = min(max(REL_MERGE_TOL * extent, SEAM_TOL_M), MAX_REL_MERGE_TOL * extent)
+    v, f = _clean(v, f, tol, _Counts())
+    v, f, _ = _fill_small_holes(v, f, HOLE_MAX_FRACTION * extent)
+    closed, sheets = _closed_shells(v, f)
+    if sheets or len(closed) < 2:
+        return [mesh]
+    solids = [_to_manifold(*_compact(v, sf)) for sf in closed]
+    n = len(closed)
+    lo = np.array([v[np.unique(sf)].min(axis=0) for sf in closed])
+    hi = np.array([v[np.unique(sf)].max(axis=0) for sf in closed])
+    links = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            if np.any(lo[i] > hi[j]) or np.any(lo[j] > hi[i]):
+                continue
+            si, sj = solids[i], solids[j]
+            if si is None or sj is None:
+                links.append((i, j))  # cannot tell: keep them together, repair_mesh will say what is wrong
+                continue
+            # Overlap (not mere contact): the intersection has a volume.
+            if (si ^ sj).volume() > 1e-6 * min(si.volume(), sj.volume()):
+                links.append((i, j))
+    if links:
+        ij = np.array(links)
+        g = coo_matrix((np.ones(len(ij)), (ij[:, 0], ij[:, 1])), shape=(n, n))
+        _, label = connected_components(g, directed=False)
+    else:
+        label = np.arange(n)
+    bodies = []
+    for k in np.unique(label):
+        faces = np.vstack([closed[i] for i in np.flatnonzero(label == k)])
+        bv, bf = _compact(v, faces)
+        bodies.append(trimesh.Trimesh(bv, bf, process=False))
+    if len(bodies) < 2:
+        return [mesh]
+    key = [(*np.round(b.bounds[0][::-1], 4).tolist(), -float(b.volume)) for b in bodies]
+    return [bodies[i] for i in sorted(range(len(bodies)), key=lambda i: key[i])]

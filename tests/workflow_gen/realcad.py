@@ -75,6 +75,12 @@ def write_side_lying_assembly(path: Path) -> Path:
     return write_assembly(path, product_shapes(), rpy_deg=(0.0, -90.0, 0.0), offset_mm=(300.0, 20.0, 5.0))
 
 
+def write_treeless_assembly(path: Path) -> Path:
+    """The reference product as one shape holding all solids: no assembly tree, no names."""
+    export_step(Compound(list(product_shapes().values())), str(path))
+    return path
+
+
 def housing_shape() -> Shape:
     """A 40 x 30 x 20 mm box with a r 6 mm through hole along z, bottom at z = 0 (volume known exactly)."""
     return Box(*HOUSING_MM, align=BOTTOM) - Cylinder(HOUSING_HOLE_R_MM, HOUSING_MM[2], align=BOTTOM)

@@ -223,6 +223,28 @@ def test_name_helpers() -> None:
     ]
 
 
+def test_a_step_without_an_assembly_tree_is_split_into_its_bodies(tmp_path: Path) -> None:
+    from realcad import BLOCK_MM, PIN_H_MM, PIN_R_MM, PLATE_MM, write_treeless_assembly
+
+    d = write_variant(tmp_path / "treeless", "assembly: gearbox.step\n")
+    write_treeless_assembly(d / "gearbox.step")
+    assert len(_scene(d / "gearbox.step").graph.nodes_geometry) == 1
+    iv = _import(d)
+    # Lowest first: the plate, then the blocks (-x before +x), then the pin on block_1.
+    assert [p.name for p in iv.parts] == ["gearbox", "gearbox_2", "gearbox_3", "gearbox_4"]
+    vols_mm3 = [p.mesh.volume * 1e9 for p in iv.parts]
+    assert vols_mm3 == pytest.approx(
+        [np.prod(PLATE_MM), np.prod(BLOCK_MM), np.prod(BLOCK_MM), np.pi * PIN_R_MM**2 * PIN_H_MM], rel=0.01
+    )
+    assert all(p.issue is None for p in iv.parts)
+    # Each body has its frame at its bottom centre, placed where it was drawn.
+    pin = iv.parts[3]
+    assert pin.T_fixture_part is not None
+    # (the centre of the tessellated circle's box is a few micrometres off the axis)
+    assert pin.T_fixture_part[:3, 3] == pytest.approx([0.030, 0.0, 0.045], abs=1e-5)
+    assert pin.mesh.bounds[0] == pytest.approx([-PIN_R_MM / 1000, -PIN_R_MM / 1000, 0.0], abs=1e-4)
+
+
 def test_repeated_parts_stay_separate_instances(tmp_path: Path) -> None:
     from realcad import product_shapes, write_assembly
 
