@@ -32,11 +32,13 @@ SLIDE_COS = 0.3  # |n . d| below this: the face is parallel to the motion
 SAME_DIR_COS = float(np.cos(np.deg2rad(1.0)))
 CARRY_AXIS_MAX_Z = float(np.cos(np.deg2rad(20.0)))  # steeper hole axes let a part slide down
 HOLD_CLEARANCE_M = (-3e-4, 1e-3)  # hole radius minus shaft radius for a part held in a hole
-# Removal preference: going up (inserted from above) costs nothing, sideways 1.5, down 3, and turning
-# away from the last removal's direction 1; so sideways moves continue sideways, but anything that
-# can go up goes up.
-DIR_COST = np.array([0.0, 1.5, 3.0])
-TURN_COST = 1.0
+# Removal preference, as costs: going up (inserted from above) 0, sideways 1, down 2; turning away
+# from the last removal's direction 2.5; sliding sideways off a part or the fixture it rests on 2.5.
+# So nuts under a plate go on one after the other from below, a part that can be lifted off is not
+# slid off, and sideways moves continue sideways.
+DIR_COST = np.array([0.0, 1.0, 2.0])
+TURN_COST = 2.5
+SLIDE_COST = 2.5
 MAX_VERTEX_PROBES = 2  # vertices used as probes, at most this many times n_probe
 
 _BASE_DIRS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=float)
@@ -433,10 +435,17 @@ def assembly_order(
             if a in standing and any(p in standing for p in dependents[a]):
                 rest_of = standing - {a}
                 unstable_after[i] = sorted(rest_of - grounded(rest_of))
+        # Parts lying on the fixture or on a part still in place: sideways moves slide them.
+        resting = {
+            names[i]: len(sup[names[i]].fixture_pts) > 0 or any(b in standing for b in sup[names[i]].rest_pts)
+            for i in unstable_after
+        }
         scored = [
             (
                 bool(unstable_after[i]),
-                float(DIR_COST[dir_class[di]]) + (0.0 if di == prev else TURN_COST),
+                float(DIR_COST[dir_class[di]])
+                + (0.0 if di == prev else TURN_COST)
+                + (SLIDE_COST if dir_class[di] == 1 and resting[names[i]] else 0.0),
                 -float(outer[i, di]),
                 names[i],
                 di,

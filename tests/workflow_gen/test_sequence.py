@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import trimesh
@@ -253,3 +255,79 @@ def test_chain_links_are_interlocked_and_the_rest_still_goes_in() -> None:
     assert r.order == ["block"]
     np.testing.assert_allclose(r.insert_dir["block"], DOWN, atol=1e-6)
     assert "link_a" not in r.insert_dir
+
+
+def bolted_shaft_product() -> dict[str, trimesh.Trimesh]:
+    """20 parts: rails, base plate, two L brackets bolted to it, a shaft through the brackets' webs
+    (0.5 mm clearance, lying on the holes' bottoms), M12 nuts on its ends, six M6 bolts with nuts under
+    the plate (four through the brackets, two through the plate only)."""
+    rail_h, plate_t, base_t = 0.02, 0.008, 0.006
+    plate_top = rail_h + plate_t
+    bracket_xy = [(x, y) for x in (0.022, -0.022) for y in (0.012, -0.012)]
+    plate_xy = [(0.0, 0.03), (0.0, -0.03)]
+    plate = _minus(
+        _box((0.16, 0.09, plate_t), (0, 0, rail_h + plate_t / 2)),
+        *[_cyl(0.0035, 0.03, (x, y, plate_top)) for x, y in bracket_xy + plate_xy],
+    )
+    # Bracket: 40 x 40 base, 6 mm web on its +x edge, bolt holes at x = -3 mm, shaft hole 24 mm up.
+    bracket = _plus(
+        _box((0.04, 0.04, base_t), (0, 0, base_t / 2)), _box((0.006, 0.04, 0.03), (0.017, 0, 0.015 + base_t))
+    )
+    bracket = _minus(
+        bracket,
+        *[_cyl(0.0035, 0.02, (-0.003, y, 0)) for y in (0.012, -0.012)],
+        _cyl(0.0065, 0.02, (0.017, 0, 0.024), along_x=True),
+    )
+    b1 = bracket.copy().apply_translation((0.025, 0, plate_top))  # web x 0.039 .. 0.045
+    b2 = bracket.copy().apply_transform(RZ180).apply_translation((-0.025, 0, plate_top))
+    shaft_z = plate_top + 0.024 - 0.0005
+    nut12 = _nut(0.012, 0.018, 0.0108).apply_transform(RX)
+    parts = {
+        "rail_1": _box((0.02, 0.09, rail_h), (0.07, 0, rail_h / 2)),
+        "rail_2": _box((0.02, 0.09, rail_h), (-0.07, 0, rail_h / 2)),
+        "base_plate": plate,
+        "bracket_1": b1,
+        "bracket_2": b2,
+        "shaft": _cyl(0.006, 0.14, (0, 0, shaft_z), along_x=True),
+        "ISO 4032 M12-1": nut12.copy().apply_translation((0.045, 0, shaft_z)),
+        "ISO 4032 M12-2": nut12.copy().apply_transform(RZ180).apply_translation((-0.045, 0, shaft_z)),
+    }
+    for i, (x, y) in enumerate(bracket_xy + plate_xy, start=1):
+        top = plate_top + (base_t if (x, y) in bracket_xy else 0.0)
+        parts[f"ISO 4017 M6x25-{i}"] = _bolt().apply_translation((x, y, top))
+        parts[f"ISO 4032 M6-{i}"] = _nut(0.006, 0.010, 0.0052).apply_translation((x, y, rail_h - 0.0052))
+    return parts
+
+
+def test_twenty_part_bolted_shaft_product() -> None:
+    meshes = bolted_shaft_product()
+    assert len(meshes) == 20
+    r = assembly_order(meshes)
+    timings = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        assembly_order(meshes)
+        timings.append(time.perf_counter() - t0)
+    assert r.blocked == {}
+    assert sorted(r.order) == sorted(meshes)
+    pos = {a: k for k, a in enumerate(r.order)}
+    assert {r.order[0], r.order[1]} == {"rail_1", "rail_2"} and r.order[2] == "base_plate"
+    for i in range(1, 7):
+        bolt, nut = f"ISO 4017 M6x25-{i}", f"ISO 4032 M6-{i}"
+        np.testing.assert_allclose(r.insert_dir[bolt], DOWN, atol=1e-6)
+        np.testing.assert_allclose(r.insert_dir[nut], UP, atol=1e-6)  # from below, onto its bolt
+        assert pos[bolt] < pos[nut]
+        assert r.supports[nut] == {bolt}
+    for i in range(1, 5):  # the bracket bolts go through the brackets
+        bracket = "bracket_1" if i <= 2 else "bracket_2"
+        assert pos[f"ISO 4017 M6x25-{i}"] > pos[bracket]
+        assert bracket in r.supports[f"ISO 4017 M6x25-{i}"]
+    # The nuts from below go in one after the other, after all the bolts (one change of direction).
+    assert sorted(r.order[-6:]) == [f"ISO 4032 M6-{i}" for i in range(1, 7)]
+    assert r.supports["shaft"] == {"bracket_1", "bracket_2"}
+    assert abs(float(r.insert_dir["shaft"][0])) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(r.insert_dir["ISO 4032 M12-1"], MINUS_X, atol=1e-6)
+    np.testing.assert_allclose(r.insert_dir["ISO 4032 M12-2"], PLUS_X, atol=1e-6)
+    assert pos["shaft"] < min(pos["ISO 4032 M12-1"], pos["ISO 4032 M12-2"])
+    assert r.supports["ISO 4032 M12-1"] == {"shaft"}
+    assert sorted(timings)[1] < 5.0  # ~3 s budget on a shared 2-core machine; see the report
