@@ -1,17 +1,35 @@
-"""Grasp synthesis for a parallel-jaw gripper: antipodal contact pairs, finger/palm collision, scores.
+"""Grasp synthesis for a parallel-jaw gripper: antipodal contact pairs, finger/palm collision, wrench quality.
 
 Gripper frame (the ``tcp`` frame of cell_config/compose.py): the jaws close along y, the gripper
 approaches along +z, the TCP is midway between the pad centres. Finger and palm boxes come from the
 cell's :class:`GripperSpec`.
 
-All candidate checks run in batches: part points are moved into every candidate's TCP frame with one
-``einsum`` and tested against the finger and palm boxes at once (no Python loop per candidate); the
-opposite contact of each surface sample is found with one batched ray query (embree when present).
+How a candidate is made and checked:
+
+1. Contact pairs seed the grasp axes: a surface sample ``p`` on the part's outer boundary and the point
+   where the line into the part along ``-n`` leaves the solid (the first and the last exit). The mesh may
+   be several overlapping shells (a CAD assembly concatenated into one mesh): crossings are counted along
+   the line, so a sample inside another shell is dropped and an exit is a return to the outside, not the
+   next face of whichever shell the ray meets.
+2. Approach directions: a ring of ``n_angles`` around every grasp axis (all sides), plus given directions.
+3. Depth: the deepest TCP position at which the open fingers and the palm pass the part while approaching,
+   plus shallower ones (down to the fingertips ending just short of the part's far side, where it rests).
+4. The jaws close: each pad stops at the part's extreme point inside the finger's footprint, wherever that
+   is (not only at the sampled contact; curved and irregular parts rarely have their sampled pair exactly
+   at the widest point). The TCP is re-centred between the two pads. A pad must touch with its pad (not
+   the finger body behind it), and not only with its edge on a surface steeper than the friction cone.
+5. Quality: the safety factor of the grip against the worst-direction load of gravity plus the carry
+   acceleration at the centre of mass, with friction cones and torsional (soft-finger) friction at the two
+   contact patches (:func:`wrench_safety_factor`).
+
+All checks run in batches: part points are expressed once in every contact pair's frame (one matmul), and
+every approach slot tests all pairs against the finger and palm boxes at once (no Python loop per
+candidate; the loop is over the ``n_angles`` ring slots).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
@@ -19,6 +37,13 @@ import trimesh
 from cell_config import GripperSpec
 
 GRAVITY_M_S2 = 9.81
+CARRY_ACCEL_M_S2 = 5.0  # transport acceleration the grip must resist on top of gravity, any direction
+TIP_CLEARANCE_M = 0.0025  # shallow grasps: fingertips end this much short of the part's far side
+MIN_PATCH_RADIUS_M = 0.002  # torsion lever of a point contact on the compliant pad
+PREGRASP_MARGIN_M = 0.010  # open fingers this far outside the contacts while approaching
+_MIN_GAP_M = 0.003  # least margin between an open finger and its contact after re-centring the TCP
+_EDGE_MARGIN_M = 0.002  # pad edge band used to detect edge-only contacts on steep surfaces
+_SNAP_TOL_M = 5e-4  # points this close to a pad plane count as touching it
 
 
 @dataclass(frozen=True)
@@ -94,13 +119,19 @@ class GraspSet:
     T_part_tcp : (N, 4, 4) float, TCP pose in the part frame
     contact_width_m : (N,) float, part width between the pads
     pregrasp_width_m : (N,) float, jaw opening while approaching
-    contacts_m : (N, 2, 3) float, the two contact points (part frame), the +y pad first
+    contacts_m : (N, 2, 3) float, centres of the two contact patches (part frame), the +y pad first
     contact_area_m2 : (N,) float, estimated pad contact area (both pads)
     torque_nm : (N,) float, gravity torque about the grasp axis for an approach against gravity
     score : (N,) float, higher is better
     force_n : float, grip force to command
     n_pairs : number of antipodal contact pairs found
     n_checked : number of candidates checked for collision
+    safety_factor : (N,) float, how many times over the grip (``force_n``, friction, torsional friction of
+        the patches) resists gravity plus the carry acceleration at the centre of mass in the worst
+        direction (:func:`wrench_safety_factor`); below 1 the part can slip
+    quality : (N,) float, ``safety_factor - 1``: the wrench-resistance margin, <= 0 for grasps that do not
+        hold (those are ranked last)
+    patch_radius_m : (N, 2) float, torsional friction lever of each contact patch (+y pad first)
     """
 
     T_part_tcp: np.ndarray
@@ -113,6 +144,19 @@ class GraspSet:
     force_n: float
     n_pairs: int = 0
     n_checked: int = 0
+    safety_factor: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    quality: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    patch_radius_m: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+
+    def __post_init__(self) -> None:
+        # Built without the quality fields (older callers): unknown resistance, point contacts.
+        n = len(self.score)
+        if len(self.safety_factor) != n:
+            self.safety_factor = np.full(n, np.nan)
+        if len(self.quality) != n:
+            self.quality = self.safety_factor - 1.0
+        if len(self.patch_radius_m) != n:
+            self.patch_radius_m = np.full((n, 2), MIN_PATCH_RADIUS_M)
 
     def __len__(self) -> int:
         return len(self.score)
@@ -129,39 +173,95 @@ class GraspSet:
             self.force_n,
             self.n_pairs,
             self.n_checked,
+            self.safety_factor[idx],
+            self.quality[idx],
+            self.patch_radius_m[idx],
         )
 
 
-def _frames(contacts_p: np.ndarray, contacts_q: np.ndarray, approach: np.ndarray, depth_m: np.ndarray):
-    """TCP frames ``(M, 4, 4)``: y from p to q, z = ``approach (M, 3)``, TCP backed off ``depth_m`` along -z."""
-    y = contacts_q - contacts_p
-    y /= np.linalg.norm(y, axis=1, keepdims=True)
-    z = approach - np.sum(approach * y, axis=1, keepdims=True) * y
-    z /= np.linalg.norm(z, axis=1, keepdims=True)
-    x = np.cross(y, z)
-    T = np.zeros((len(y), 4, 4))
-    T[:, :3, 0], T[:, :3, 1], T[:, :3, 2] = x, y, z
-    T[:, :3, 3] = 0.5 * (contacts_p + contacts_q) - depth_m[:, None] * z
-    T[:, 3, 3] = 1.0
-    return T
+def _outer_exits(
+    mesh: trimesh.Trimesh, pts: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Along the line through each sample ``pts`` (normal ``n``) into the part: is the sample on the outer
+    boundary, and where does the line first and last leave the solid (a union of possibly overlapping
+    shells)?
+
+    Returns ``outer (S,) bool, first (S, 3), first_face (S,), last (S, 3), last_face (S,)``; the exits are
+    valid where ``outer``.
+    """
+    s = len(pts)
+    reach = float(np.linalg.norm(mesh.extents)) + 0.01
+    origins = pts + reach * n
+    loc, ray, tri = mesh.ray.intersects_location(origins, -n, multiple_hits=True)
+    outer = np.zeros(s, dtype=bool)
+    first, last = np.zeros((s, 3)), np.zeros((s, 3))
+    first_f, last_f = np.zeros(s, dtype=int), np.zeros(s, dtype=int)
+    if len(ray) == 0:
+        return outer, first, first_f, last, last_f
+    t = np.einsum("ij,ij->i", loc - origins[ray], -n[ray])
+    # +1 where the line enters a shell, -1 where it leaves one.
+    sign = np.where(np.einsum("ij,ij->i", mesh.face_normals[tri], n[ray]) > 0, 1, -1)
+    order = np.lexsort((t, ray))
+    loc, ray, tri, t, sign = loc[order], ray[order], tri[order], t[order], sign[order]
+    eps = 1e-5
+    before = t < reach - eps
+    depth_before = np.bincount(ray[before], weights=sign[before], minlength=s)
+    outer = np.abs(depth_before) < 0.5  # nothing of the part around the sample's outside
+    after = np.flatnonzero(t > reach + eps)
+    ra, sa = ray[after], sign[after]
+    if len(ra) == 0:
+        return np.zeros(s, dtype=bool), first, first_f, last, last_f
+    cs = np.cumsum(sa)
+    start = np.r_[True, ra[1:] != ra[:-1]]
+    group = np.cumsum(start) - 1
+    base = (cs - sa)[start]
+    depth = 1 + cs - base[group]  # inside how many shells the line is after each crossing
+    ex = np.flatnonzero(depth <= 0)
+    if len(ex) == 0:
+        return np.zeros(s, dtype=bool), first, first_f, last, last_f
+    er = ra[ex]
+    f_idx = ex[np.r_[True, er[1:] != er[:-1]]]
+    l_idx = ex[np.r_[er[1:] != er[:-1], True]]
+    has = np.zeros(s, dtype=bool)
+    has[ra[f_idx]] = True
+    first[ra[f_idx]], first_f[ra[f_idx]] = loc[after[f_idx]], tri[after[f_idx]]
+    last[ra[l_idx]], last_f[ra[l_idx]] = loc[after[l_idx]], tri[after[l_idx]]
+    return outer & has, first, first_f, last, last_f
 
 
 def antipodal_pairs(
     mesh: trimesh.Trimesh, n_samples: int, friction: float, max_width_m: float, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Antipodal contact pairs: each surface sample and the exit point of a ray into the part along -n.
+    """Antipodal contact pairs: each outer surface sample and where the line into the part along -n leaves
+    the solid (first exit and, when different, last exit: across a hole or gap, the far side is what a
+    closing jaw meets).
+
+    The mesh may be several overlapping shells; samples inside another shell are dropped and resampled
+    (up to four times ``n_samples`` in all), so about ``n_samples`` samples lie on the outer boundary.
 
     Returns
     -------
     p, q : (K, 3) float each, contact points (part frame); the pair is inside both friction cones
         (half angle ``arctan(friction)``) and no wider than ``max_width_m``.
     """
-    pts, fi = trimesh.sample.sample_surface(mesh, n_samples, seed=seed)
+    rng_seed = seed
+    pts, fi = trimesh.sample.sample_surface(mesh, n_samples, seed=rng_seed)
     n = mesh.face_normals[fi]
-    origins = pts - 1e-6 * n
-    loc, ray_i, tri = mesh.ray.intersects_location(origins, -n, multiple_hits=False)
-    p, n_p = pts[ray_i], n[ray_i]
-    q, n_q = loc, mesh.face_normals[tri]
+    outer, first, ff, last, lf = _outer_exits(mesh, pts, n)
+    frac = float(np.mean(outer)) if len(outer) else 1.0
+    if 0.0 < frac < 0.9:
+        extra = int(min(3 * n_samples, n_samples * (1.0 / frac - 1.0)))
+        pts2, fi2 = trimesh.sample.sample_surface(mesh, extra, seed=rng_seed + 7919)
+        n2 = mesh.face_normals[fi2]
+        o2, f2, ff2, l2, lf2 = _outer_exits(mesh, pts2, n2)
+        pts, n = np.vstack([pts, pts2]), np.vstack([n, n2])
+        outer, first, ff = np.r_[outer, o2], np.vstack([first, f2]), np.r_[ff, ff2]
+        last, lf = np.vstack([last, l2]), np.r_[lf, lf2]
+    two = (np.linalg.norm(last - first, axis=1) > 1e-4) & outer
+    p = np.vstack([pts[outer], pts[two]])
+    n_p = np.vstack([n[outer], n[two]])
+    q = np.vstack([first[outer], last[two]])
+    n_q = mesh.face_normals[np.r_[ff[outer], lf[two]]]
     d = q - p
     w = np.linalg.norm(d, axis=1)
     ok = w > 1e-4
@@ -172,6 +272,82 @@ def antipodal_pairs(
     return p[ok], q[ok]
 
 
+def wrench_safety_factor(
+    T_part_tcp: np.ndarray,
+    contacts_m: np.ndarray,
+    patch_radius_m: np.ndarray,
+    com_m: np.ndarray,
+    mass_kg: float,
+    friction: float,
+    force_n: float,
+    accel_m_s2: float = GRAVITY_M_S2 + CARRY_ACCEL_M_S2,
+) -> np.ndarray:
+    """Safety factor ``k (N,)`` of two-pad grasps: the largest k such that the grip holds a load of
+    ``k * mass_kg * accel_m_s2`` at the centre of mass in the worst direction (force and its moment).
+
+    Model: both pads press with ``force_n`` along the grasp axis (the jaws are rigid along it, so loads
+    along the axis never slip); each contact patch carries a tangential force and a torque about the axis
+    inside the soft-finger limit ellipse ``|t|^2 / (mu F)^2 + tau^2 / (mu F rho)^2 <= 1`` with ``rho`` the
+    patch's torsion lever (``patch_radius_m``). Moments about the other two axes are carried by opposite
+    tangential forces at the two pads (lever = contact width). The worst load direction is the top
+    eigenvector of each pad's quadratic load form, so the whole batch is one ``eigvalsh``.
+    """
+    T = np.asarray(T_part_tcp, dtype=float)
+    c = np.asarray(contacts_m, dtype=float)
+    R = T[:, :3, :3]
+    mid = c.mean(axis=1)
+    r = np.einsum("nji,nj->ni", R, np.asarray(com_m, dtype=float)[None, :] - mid)  # COM in contact frame
+    w = np.maximum(np.einsum("nj,nj->n", c[:, 0] - c[:, 1], R[:, :, 1]), 1e-6)
+    rho = np.maximum(np.asarray(patch_radius_m, dtype=float), 1e-6).sum(axis=1)
+    rx, ry, rz = r[:, 0], r[:, 1], r[:, 2]
+    n = len(T)
+    tor = np.stack([-rz, np.zeros(n), rx], axis=1) / rho[:, None]  # torque about the axis per unit load
+    worst = np.zeros(n)
+    for sgn in (1.0, -1.0):  # the +y pad, then the -y pad
+        tx = np.stack([-0.5 - sgn * ry / w, sgn * rx / w, np.zeros(n)], axis=1)
+        tz = np.stack([np.zeros(n), sgn * rz / w, -0.5 - sgn * ry / w], axis=1)
+        Q = (
+            tx[:, :, None] * tx[:, None, :]
+            + tz[:, :, None] * tz[:, None, :]
+            + tor[:, :, None] * tor[:, None, :]
+        )
+        worst = np.maximum(worst, np.linalg.eigvalsh(Q)[:, -1])
+    load = max(mass_kg * accel_m_s2, 1e-12)
+    return friction * force_n / (load * np.sqrt(np.maximum(worst, 1e-30)))
+
+
+def _distinct_pairs(p: np.ndarray, q: np.ndarray, max_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_pairs`` contact pairs: one per 4 mm cell of the midpoint and ~10 deg of the axis,
+    then an even random subset if there are still too many."""
+    if len(p) <= max_pairs:
+        return p, q
+    ax = (q - p) / np.linalg.norm(q - p, axis=1, keepdims=True)
+    lead = np.take_along_axis(ax, np.argmax(np.abs(ax), axis=1)[:, None], axis=1)
+    ax = ax * np.sign(lead)  # p->q and q->p are the same axis
+    key = np.round(np.hstack([0.5 * (p + q) / 0.004, ax * 6.0])).astype(np.int64)
+    _, first = np.unique(key, axis=0, return_index=True)
+    idx = np.sort(first)
+    if len(idx) > max_pairs:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_pairs, replace=False))
+    return p[idx], q[idx]
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def _part_points(mesh: trimesh.Trimesh, seed: int) -> tuple[np.ndarray, float]:
+    """Points that stand for the part in the box checks: vertices (all of a simple mesh, a subset of a
+    fine one) plus an even-ish surface sampling; and the surface area each sample stands for."""
+    n_pts = int(np.clip(mesh.area / 0.004**2, 250, 800))
+    samples = trimesh.sample.sample_surface(mesh, n_pts, seed=seed + 1)[0]
+    v = np.asarray(mesh.vertices)
+    if len(v) > 300:
+        v = v[np.random.default_rng(seed).choice(len(v), 300, replace=False)]
+    return np.vstack([v, samples]), float(mesh.area / n_pts)
+
+
 def synthesize_grasps(
     mesh: trimesh.Trimesh,
     gripper: GripperGeometry,
@@ -179,136 +355,276 @@ def synthesize_grasps(
     com_m: np.ndarray,
     preferred_approach: np.ndarray | None = None,
     n_samples: int = 300,
-    n_angles: int = 8,
+    n_angles: int = 12,
     max_candidates: int = 300,
     approach_m: float = 0.08,
     clearance_m: float = 0.001,
     max_tilt_rad: float = np.radians(30.0),
     seed: int = 0,
+    *,
+    approach_dirs: np.ndarray | None = None,
+    carry_accel_m_s2: float = CARRY_ACCEL_M_S2,
+    max_pairs: int = 160,
 ) -> GraspSet:
-    """Collision-free, scored parallel-jaw grasps of a part.
+    """Collision-free, scored parallel-jaw grasps of a part, approaching from all sides.
 
     Parameters
     ----------
-    mesh : watertight part mesh (metres, part frame)
+    mesh : watertight part mesh (metres, part frame); may be several overlapping shells
     gripper : finger and palm geometry
     mass_kg, com_m : part mass and centre of mass (3,) in the part frame
-    preferred_approach : (A, 3) float or None, approach directions in the part frame that must be among
-        the sampled ones (e.g. straight down in the feeder's resting pose)
+    preferred_approach : (A, 3) float or None, the same as ``approach_dirs`` (kept for callers)
+    approach_dirs : (A, 3) float or None, approach directions in the part frame: they are added exactly to
+        the sampled ones and only approaches within ``max_tilt_rad`` of one of them are kept. None: all
+        approach directions (the ring of ``n_angles`` around every grasp axis)
     n_samples : surface samples for contact pairs
-    n_angles : approach directions sampled around each grasp axis
-    max_tilt_rad : with ``preferred_approach``, keep only approaches within this angle of one of them
-    max_candidates : how many of the best grasps to return
+    n_angles : approach directions sampled around each grasp axis (12: every direction perpendicular to
+        the axis is within 15 deg of one)
+    max_tilt_rad : with ``approach_dirs``, keep only approaches within this angle of one of them
+    max_candidates : how many of the best grasps to return; if more pass, every approach direction
+        (26 bins around the part) keeps a share of up to a quarter of them, the rest go by score
     approach_m : distance the fingers travel towards the part (their swept volume is checked)
     clearance_m : margin around the finger boxes
+    carry_accel_m_s2 : acceleration while carrying, added to gravity in the worst direction for the
+        safety factor
+    max_pairs : contact pairs kept as grasp axes (near-duplicates merged first, then an even subset)
 
     Returns
     -------
     GraspSet, best first; empty if no grasp fits (e.g. the part is wider than the stroke).
     """
-    max_width = gripper.stroke_m - 2 * clearance_m
-    p, q = antipodal_pairs(mesh, n_samples, gripper.friction, max_width, seed)
-    n_pairs = len(p)
     force = _grip_force(gripper)
+    mu = float(gripper.friction)
+    max_width = gripper.stroke_m - 2 * clearance_m
+    p, q = antipodal_pairs(mesh, n_samples, mu, max_width, seed)
+    n_pairs = len(p)
     if n_pairs == 0:
         return _empty(force)
-    # Approach directions: a fixed ring around each grasp axis plus the preferred directions.
-    y = (q - p) / np.linalg.norm(q - p, axis=1, keepdims=True)
+    com = np.asarray(com_m, dtype=float)
+    given = [np.atleast_2d(a) for a in (preferred_approach, approach_dirs) if a is not None]
+    want = _unit(np.vstack(given)) if given else None
+    cos_tilt = np.cos(max_tilt_rad) - 1e-9
+
+    p, q = _distinct_pairs(p, q, max_pairs, seed)
+    n_axes = len(p)
+    # Pair frames: y from p to q, (u, v) span the plane of approach directions; origin at the midpoint.
+    width = np.linalg.norm(q - p, axis=1)
+    y = (q - p) / width[:, None]
+    centre = 0.5 * (p + q)
     helper = np.where(np.abs(y[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
     u = np.cross(y, helper)
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     v = np.cross(y, u)
-    ang = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
-    dirs = [np.cos(a) * u + np.sin(a) * v for a in ang]
-    for a in np.atleast_2d(preferred_approach) if preferred_approach is not None else []:
-        proj = a[None, :] - np.sum(a[None, :] * y, axis=1, keepdims=True) * y
-        good = np.linalg.norm(proj, axis=1) > 0.2
-        dirs.append(np.where(good[:, None], proj, u))
-    D = np.stack(dirs, axis=1)  # (K, A, 3)
-    depths = np.array([0.0, gripper.pad_length_m / 4, gripper.pad_length_m / 2 - 0.004])
-    K, A, ND = n_pairs, D.shape[1], len(depths)
-    ii = np.repeat(np.arange(K), A * ND)
-    approach = np.repeat(D.reshape(-1, 3), ND, axis=0)
-    depth = np.tile(depths, K * A)
-    if preferred_approach is not None:
-        pref = np.atleast_2d(preferred_approach)
-        pref = pref / np.linalg.norm(pref, axis=1, keepdims=True)
-        a_unit = approach / np.linalg.norm(approach, axis=1, keepdims=True)
-        keep = np.max(a_unit @ pref.T, axis=1) >= np.cos(max_tilt_rad) - 1e-9
-        ii, approach, depth = ii[keep], approach[keep], depth[keep]
-        if len(ii) == 0:
-            g = _empty(force)
-            g.n_pairs = n_pairs
-            return g
-    T = _frames(p[ii], q[ii], approach, depth)
-    width = np.linalg.norm(q[ii] - p[ii], axis=1)
-    pre = np.minimum(width + 0.02, gripper.stroke_m)
 
-    # Part points: vertices plus an even-ish surface sampling (about 3 mm apart).
-    n_pts = int(np.clip(mesh.area / 0.003**2, 300, 1500))
-    pts = np.vstack([mesh.vertices, trimesh.sample.sample_surface(mesh, n_pts, seed=seed + 1)[0]])
-    area_per_pt = mesh.area / n_pts
+    pts, area_per_pt = _part_points(mesh, seed)
+    f32 = np.float32
+    pts32 = pts.astype(f32)
 
-    ok = np.ones(len(T), dtype=bool)
-    area = np.zeros(len(T))
-    chunk = max(1, 2_000_000 // len(pts))
-    hw, half_pad = gripper.finger_width_m / 2, gripper.pad_length_m / 2
-    t_f = gripper.finger_thickness_m
-    px, py, pz = gripper.palm_size_m
+    def proj(axis: np.ndarray) -> np.ndarray:  # (K, P) coordinate of every point along a per-pair axis
+        return (pts32 @ axis.T.astype(f32)).T - np.sum(centre * axis, axis=1).astype(f32)[:, None]
+
+    Y, U, V = proj(y), proj(u), proj(v)
+    pre = np.minimum(width + 2 * PREGRASP_MARGIN_M, gripper.stroke_m)
+    o = (pre / 2).astype(f32)[:, None]
+    c = clearance_m
+    hw, t_f, hp = gripper.finger_width_m / 2, gripper.finger_thickness_m, gripper.pad_length_m / 2
+    px, py, _ = gripper.palm_size_m
     z0, z1 = gripper.finger_z_range_m
-    for s in range(0, len(T), chunk):
-        sl = slice(s, s + chunk)
-        R, t = T[sl, :3, :3], T[sl, :3, 3]
-        # (m, P, 3) part points in every candidate's TCP frame: p_tcp = R^T (p - t), as one batched matmul.
-        local = np.matmul(pts[None, :, :], R) - np.matmul(t[:, None, :], R)
-        ax, ay, z = np.abs(local[..., 0]), np.abs(local[..., 1]), local[..., 2]
-        half_w = width[sl, None] / 2  # (m, 1)
-        o = pre[sl, None] / 2
-        c = clearance_m
-        # Approach at the pregrasp opening: the swept fingers (mirrored in y, hence |y|) and palm stay clear.
-        finger_x = ax < hw + c
-        swept_z = (z > z0 - approach_m - c) & (z < z1 + c)
-        hit = np.any(finger_x & swept_z & (ay > o - c) & (ay < o + t_f + c), axis=1)
-        palm = (ax < px / 2 + c) & (ay < py / 2 + c) & (z < z0 + c) & (z > z0 - pz - approach_m - c)
-        hit |= np.any(palm, axis=1)
-        # Closed on the part: nothing of the part may stick out beyond the contacts inside the fingers.
-        in_finger = (ax < hw) & (z > z0) & (z < z1)
-        hit |= np.any(in_finger & (ay > half_w + 5e-4), axis=1)
-        ok[sl] = ~hit
-        # Contact area: part samples lying on the pad planes within the pad rectangle.
-        on_pad = (ax < hw) & (np.abs(z) < half_pad) & (np.abs(ay - half_w) < 5e-4)
-        area[sl] = on_pad.sum(axis=1) * area_per_pt
-    idx = np.flatnonzero(ok)
-    if len(idx) == 0:
+    AY = np.abs(Y)
+    slab_y = (AY > o - c) & (AY < o + t_f + c)  # where the open fingers are, across the axis
+    palm_y = AY < py / 2 + c
+    neg_inf = f32(-np.inf)
+    YP = np.where(Y < o, Y, neg_inf)  # what the +y pad can meet when closing from the open position
+    YN = np.where(Y > -o, -Y, neg_inf)  # the same for the -y pad (mirrored)
+    del AY
+    d_cap = hp - 0.00025
+    edge_tol = _EDGE_MARGIN_M * mu + 3e-4
+
+    # Approach slots: the ring, then the given directions projected onto each pair's approach plane.
+    slots: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    ring = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
+    for a in ring:
+        slots.append((np.full(n_axes, np.cos(a)), np.full(n_axes, np.sin(a)), np.ones(n_axes, dtype=bool)))
+    for a in want if want is not None else []:
+        au, av = u @ a, v @ a
+        nrm = np.hypot(au, av)
+        good = nrm > 0.2
+        nrm = np.where(good, nrm, 1.0)
+        slots.append((au / nrm, av / nrm, good))
+
+    out: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("k", "cs", "sn", "d", "ymax", "ymin", "cen", "rho", "cnt")
+    }
+    n_checked = 0
+    with np.errstate(invalid="ignore"):  # -inf - -inf where a pad window is empty: rejected
+        for cs_all, sn_all, good in slots:
+            valid = good.copy()
+            if want is not None:
+                z_dir = cs_all[:, None] * u + sn_all[:, None] * v
+                valid &= np.max(z_dir @ want.T, axis=1) >= cos_tilt
+            rows = np.flatnonzero(valid)
+            if len(rows) == 0:
+                continue
+            cs, sn = cs_all[rows].astype(f32)[:, None], sn_all[rows].astype(f32)[:, None]
+            Ur, Vr = U[rows], V[rows]
+            X = cs * Vr - sn * Ur  # x = y cross z
+            Z = cs * Ur + sn * Vr
+            ax = np.abs(X)
+            # Open fingers and palm, swept along the approach: the least depth at which they stay clear.
+            fs = (ax < hw + c) & slab_y[rows]
+            zmin_f = np.where(fs, Z, f32(np.inf)).min(axis=1)
+            ps = (ax < px / 2 + c) & palm_y[rows]
+            zmin_p = np.where(ps, Z, f32(np.inf)).min(axis=1)
+            d_lo = np.maximum.reduce([z1 + c - zmin_f, z0 + c - zmin_p, np.zeros(len(rows))])
+            d_flush = z1 + TIP_CLEARANCE_M - Z.max(axis=1)
+            d_hi = np.clip(np.maximum(d_flush, d_lo + 0.011), d_lo, d_cap)
+            feas = np.flatnonzero(d_lo <= d_cap)
+            if len(feas) == 0:
+                continue
+            rows, X, Z, ax = rows[feas], X[feas], Z[feas], ax[feas]
+            d_lo, d_hi = d_lo[feas], d_hi[feas]
+            cs, sn = cs[feas], sn[feas]
+            YPr, YNr = YP[rows], YN[rows]
+            xs, xi = ax < hw, ax < hw - _EDGE_MARGIN_M
+            R2 = X * X + Z * Z
+            depth_cols = [(d_lo, np.ones(len(rows), dtype=bool)), (d_hi, d_hi - d_lo > 0.002)]
+            if np.any(d_hi - d_lo > 0.006):
+                depth_cols.append((0.5 * (d_lo + d_hi), d_hi - d_lo > 0.006))
+            for d, use in depth_cols:
+                n_checked += int(use.sum())
+                zt = Z + d.astype(f32)[:, None]
+                in_pad = zt > -hp
+                pw = xs & (zt < z1) & in_pad
+                bw = xs & (zt > z0) & ~in_pad
+                iw = xi & (zt < hp - _EDGE_MARGIN_M) & (zt > _EDGE_MARGIN_M - hp)
+                ok = use.copy()
+                ext = []
+                for Ys in (YPr, YNr):
+                    top = np.where(pw, Ys, neg_inf).max(axis=1)
+                    body = np.where(bw, Ys, neg_inf).max(axis=1)
+                    inner = np.where(iw, Ys, neg_inf).max(axis=1)
+                    # The pad touches first (not the finger behind it), and not only with its edge on a slope.
+                    ok &= np.isfinite(top) & (body <= top + _SNAP_TOL_M) & (top - inner <= edge_tol)
+                    ext.append(top)
+                ymax, ymin = ext[0].astype(float), -ext[1].astype(float)
+                wid = ymax - ymin
+                ok &= np.isfinite(wid) & (wid > max(gripper.min_opening_m, 1e-4))
+                ok &= np.maximum(ymax, -ymin) <= pre[rows] / 2 - _MIN_GAP_M
+                sel = np.flatnonzero(ok)
+                if len(sel) == 0:
+                    continue
+                pwk, Xs, Zs, R2s = pw[sel], X[sel], Z[sel], R2[sel]
+                cen_l, rho_l, cnt_l = [], [], []
+                for Ys, top in ((YPr, ext[0]), (YNr, ext[1])):
+                    patch = (pwk & (Ys[sel] >= top[sel, None] - _SNAP_TOL_M)).astype(f32)
+                    n_in = patch.sum(axis=1, dtype=float)
+                    sx = np.einsum("ij,ij->i", patch, Xs, dtype=float) / n_in
+                    sz = np.einsum("ij,ij->i", patch, Zs, dtype=float) / n_in
+                    r2 = np.einsum("ij,ij->i", patch, R2s, dtype=float) / n_in - sx * sx - sz * sz
+                    cen_l.append(np.stack([sx, sz], axis=1))
+                    # RMS radius x 0.94 ~ mean distance from the centre (exact for a disc): the torsion lever.
+                    rho_l.append(np.maximum(0.94 * np.sqrt(np.maximum(r2, 0.0)), MIN_PATCH_RADIUS_M))
+                    cnt_l.append(n_in)
+                out["k"].append(rows[sel])
+                out["cs"].append(cs[sel, 0].astype(float))
+                out["sn"].append(sn[sel, 0].astype(float))
+                out["d"].append(d[sel])
+                out["ymax"].append(ymax[sel])
+                out["ymin"].append(ymin[sel])
+                out["cen"].append(np.stack(cen_l, axis=1))  # (m, 2 pads, (x, z))
+                out["rho"].append(np.stack(rho_l, axis=1))
+                out["cnt"].append(np.stack(cnt_l, axis=1))
+    if not out["k"]:
         g = _empty(force)
-        g.n_pairs, g.n_checked = n_pairs, len(T)
+        g.n_pairs, g.n_checked = n_pairs, n_checked
         return g
-    T, width, pre, area = T[idx], width[idx], pre[idx], area[idx]
-    contacts = np.stack([q[ii[idx]], p[ii[idx]]], axis=1)
+    k = np.concatenate(out["k"])
+    cs, sn, d = np.concatenate(out["cs"]), np.concatenate(out["sn"]), np.concatenate(out["d"])
+    ymax, ymin = np.concatenate(out["ymax"]), np.concatenate(out["ymin"])
+    cen, rho, cnt = np.concatenate(out["cen"]), np.concatenate(out["rho"]), np.concatenate(out["cnt"])
+
+    # Frames in the part: x = y cross z; TCP re-centred between the pads, backed off d along -z.
+    yy = y[k]
+    zz = cs[:, None] * u[k] + sn[:, None] * v[k]
+    xx = np.cross(yy, zz)
+    shift = 0.5 * (ymax + ymin)
+    T = np.zeros((len(k), 4, 4))
+    T[:, :3, 0], T[:, :3, 1], T[:, :3, 2] = xx, yy, zz
+    T[:, :3, 3] = centre[k] + shift[:, None] * yy - d[:, None] * zz
+    T[:, 3, 3] = 1.0
+    wid = ymax - ymin
+    pregrasp = pre[k] - 2 * np.abs(shift)
+    contacts = np.stack(
+        [
+            centre[k] + ymax[:, None] * yy + cen[:, 0, :1] * xx + cen[:, 0, 1:] * zz,
+            centre[k] + ymin[:, None] * yy + cen[:, 1, :1] * xx + cen[:, 1, 1:] * zz,
+        ],
+        axis=1,
+    )
+    area = cnt.sum(axis=1) * area_per_pt
+    sf = wrench_safety_factor(
+        T, contacts, rho, com, mass_kg, mu, force, accel_m_s2=GRAVITY_M_S2 + carry_accel_m_s2
+    )
     # Gravity torque about the grasp axis when gravity acts along the approach axis (top-down pick).
-    com_tcp = np.einsum("mji,mj->mi", T[:, :3, :3], com_m[None, :] - T[:, :3, 3])
+    com_tcp = np.einsum("mji,mj->mi", T[:, :3, :3], com[None, :] - T[:, :3, 3])
     torque = mass_kg * GRAVITY_M_S2 * np.abs(com_tcp[:, 0])
     com_dist = np.linalg.norm(com_tcp[:, [0, 2]], axis=1)
     size = float(np.max(mesh.extents))
     pad_area = gripper.finger_width_m * gripper.pad_length_m
+    holds = sf >= 1.0
     score = (
-        1.0 * np.clip(area / pad_area, 0, 2)
+        1.0 * np.clip(np.log(np.maximum(sf, 1e-9)) / np.log(10.0), 0.0, 1.0)
+        + 1.0 * np.clip(area / pad_area, 0, 2)
         - 1.0 * com_dist / size
         - 0.5 * torque / max(mass_kg * GRAVITY_M_S2 * size, 1e-9)
+        - 10.0 * ~holds
     )
-    order = np.argsort(-score, kind="stable")[:max_candidates]
+    order = _best_spread(score, zz, max_candidates)
     return GraspSet(
         T[order],
-        width[order],
-        pre[order],
+        wid[order],
+        pregrasp[order],
         contacts[order],
         area[order],
         torque[order],
         score[order],
         force,
         n_pairs,
-        len(ok),
+        n_checked,
+        sf[order],
+        sf[order] - 1.0,
+        rho[order],
     )
+
+
+def _direction_bins() -> np.ndarray:
+    """26 unit directions: the faces, edges and corners of a cube around the part."""
+    g = np.array(
+        [(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1) if (i, j, k) != (0, 0, 0)]
+    )
+    return g / np.linalg.norm(g, axis=1, keepdims=True)
+
+
+def _best_spread(score: np.ndarray, approach: np.ndarray, max_candidates: int) -> np.ndarray:
+    """Indices of up to ``max_candidates`` grasps, best first: if there are more, every approach-direction
+    bin first keeps its best few (a quarter of the budget shared by the bins), the rest go by score; so a
+    later filter on the approach side still finds grasps from every side."""
+    order = np.argsort(-score, kind="stable")
+    if len(order) <= max_candidates:
+        return order
+    bins = np.argmax(approach[order] @ _direction_bins().T, axis=1)
+    quota = max(1, max_candidates // (4 * 26))
+    rank = np.zeros(len(order), dtype=int)
+    srt = np.argsort(bins, kind="stable")  # by bin, score order kept inside each bin
+    b = bins[srt]
+    start = np.r_[0, np.flatnonzero(b[1:] != b[:-1]) + 1]
+    counts = np.diff(np.r_[start, len(b)])
+    rank[srt] = np.arange(len(b)) - np.repeat(start, counts)
+    keep = rank < quota
+    n_rest = max_candidates - int(keep.sum())
+    if n_rest > 0:
+        keep[np.flatnonzero(~keep)[:n_rest]] = True
+    return order[keep][:max_candidates]
 
 
 def required_force_n(gripper: GripperGeometry, mass_kg: float, safety: float = 3.0) -> float:
