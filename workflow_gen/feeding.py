@@ -165,7 +165,8 @@ def _monotone_chain(points_xy: np.ndarray) -> np.ndarray:
 
 def part_outline_xy(mesh: trimesh.Trimesh, T_frame_part: np.ndarray) -> np.ndarray:
     """Footprint ``(m, 2)`` of a part at ``T_frame_part (4, 4)``: convex hull of its xy projection (m)."""
-    v = trimesh.transform_points(mesh.convex_hull.vertices, T_frame_part)
+    # All vertices, not mesh.convex_hull: a 2D hull of 10k points takes ~2 ms, the 3D hull ~150 ms.
+    v = trimesh.transform_points(mesh.vertices, T_frame_part)
     return convex_hull_2d(v[:, :2])
 
 
