@@ -215,6 +215,11 @@ class PlanningSpec(StrictModel):
     max_acceleration_scaling: float = Field(default=0.5, gt=0, le=1)
     approach_distance_m: float = Field(default=0.08, gt=0)
     retreat_distance_m: float = Field(default=0.08, gt=0)
+    regrasp_area: PoseSpec | None = Field(
+        default=None,
+        description="where a part is put down to be taken another way (a regrasp), on a free surface; "
+        "default: a free patch of the table chosen by the workflow generator",
+    )
 
 
 class CellSpec(StrictModel):

@@ -116,19 +116,31 @@ def targets(geoms: list[PartGeometry], spec: VariantSpec, cell: Cell, spec_file:
 def feeding(
     geoms: list[PartGeometry], tg: dict[str, Target], cell: Cell, priority: dict[str, int]
 ) -> FeederLayout:
-    """Lay out the feeding stations for every part that has a target, in ``priority`` order (lower first)."""
-    reqs = [
-        FeedRequest(
-            name=g.name,
-            mesh=g.mesh,
-            T_slot_part=tg[g.name].resting.T_slot_part,
-            station=g.source,
-            group=group_key(g.mesh, tg[g.name].resting.T_slot_part),
-            priority=priority.get(g.name, len(priority)),
+    """Lay out the feeding stations for every part that has a target, in ``priority`` order (lower first).
+
+    Parts the gripper cannot hold (an import issue: too large) come after the robot's parts, with a gap of
+    half the palm around them: the worker takes them by hand, and the palm must pass them when the robot
+    picks its parts next to them.
+    """
+    palm_gap_m = max(cell.spec.gripper.palm_size_m[:2]) / 2
+    n = len(priority) + len(geoms)
+    reqs = []
+    for g in geoms:
+        if g.name not in tg:
+            continue
+        rest = tg[g.name].resting.T_slot_part
+        robot_part = g.issue is None
+        reqs.append(
+            FeedRequest(
+                name=g.name,
+                mesh=g.mesh,
+                T_slot_part=rest,
+                station=g.source,
+                group=group_key(g.mesh, rest),
+                priority=priority.get(g.name, n) + (0 if robot_part else 2 * n),
+                **({} if robot_part else {"finger_gap_m": palm_gap_m}),
+            )
         )
-        for g in geoms
-        if g.name in tg
-    ]
     return layout_feed(reqs, cell)
 
 
@@ -146,4 +158,55 @@ def _overlaps(
     for name, o in others.items():
         if np.all(b[0] < o[1] + gap_m) and np.all(o[0] < b[1] + gap_m):
             return name
+    return ""
+
+
+def regrasp_spot(cell: Cell, near_xy_m: np.ndarray, part_radius_m: float) -> tuple[np.ndarray, str]:
+    """``(T_world_area (4, 4), surface name)``: where a part is put down to be taken another way.
+
+    The cell's ``planning.regrasp_area`` when it names one; otherwise a free patch of the table top (world
+    z = 0): on a 2 cm grid within the arm's comfortable reach (0.35-0.65 m from the base), at least the
+    part's radius plus half the palm away from every station and obstacle footprint, the one nearest
+    ``near_xy_m (2,)`` (the middle of the part's way). The surface name is the obstacle it lies on (the
+    part may touch it while put down).
+    """
+    spec = cell.spec
+    if spec.planning.regrasp_area is not None:
+        T = cell.resolve_pose(spec.planning.regrasp_area)
+        return T, _surface_under(cell, T[:3, 3])
+    base = cell.resolve_pose(spec.robot.base_pose)[:3, 3]
+    margin = part_radius_m + max(spec.gripper.palm_size_m[:2]) / 2
+    xs = np.arange(-1.0, 1.0001, 0.02)
+    grid = np.stack(np.meshgrid(xs, xs, indexing="ij"), axis=-1).reshape(-1, 2) + base[:2]
+    r = np.linalg.norm(grid - base[:2], axis=1)
+    ok = (r > 0.35) & (r < 0.65)
+    boxes = [(cell.T_world_station(s.name), np.asarray(s.size_m[:2]) / 2) for s in spec.stations]
+    for o in spec.obstacles:
+        T_o = cell.resolve_pose(o.pose)
+        if o.shape == "box" and o.size_m is not None and abs(T_o[2, 3] + o.size_m[2] / 2) < 1e-3:
+            continue  # the table itself (its top at z = 0) is the surface, not an obstacle
+        half = np.asarray(o.size_m[:2]) / 2 if o.size_m is not None else np.full(2, o.radius_m or 0.0)
+        boxes.append((T_o, half))
+    for T_b, half in boxes:
+        local = (grid - T_b[:2, 3]) @ T_b[:2, :2]  # grid points in the body's xy frame
+        ok &= ~np.all(np.abs(local) < half + margin, axis=1)
+    if not ok.any():
+        raise ValueError("no free patch of the table for a regrasp; name planning.regrasp_area in the cell")
+    cand = grid[ok]
+    best = cand[int(np.argmin(np.linalg.norm(cand - near_xy_m, axis=1)))]
+    T = np.eye(4)
+    T[:2, 3] = best
+    return T, _surface_under(cell, T[:3, 3])
+
+
+def _surface_under(cell: Cell, xyz: np.ndarray) -> str:
+    """Name of the obstacle whose top the point lies on (within 5 mm), or ``""``."""
+    for o in cell.spec.obstacles:
+        if o.shape != "box" or o.size_m is None:
+            continue
+        T_o = cell.resolve_pose(o.pose)
+        local = np.linalg.solve(T_o, np.append(xyz, 1.0))[:3]
+        half = np.asarray(o.size_m) / 2
+        if np.all(np.abs(local[:2]) <= half[:2]) and abs(local[2] - half[2]) < 0.005:
+            return o.name
     return ""

@@ -102,6 +102,9 @@ class MotionStep(_Strict):
     gripper_force_n: float | None = None
     attach: str | None = None
     detach: str | None = None
+    contact_width_m: float | None = Field(
+        default=None, description="attach steps: the part's width between the pads (the held-part check)"
+    )
 
     @model_validator(mode="before")
     @classmethod

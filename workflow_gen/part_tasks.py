@@ -24,8 +24,8 @@ from workflow_gen.operator_tasks import OPERATOR_MAX_KG, fastening_task, operato
 from workflow_gen.part_context import PartContext, PartPlan
 from workflow_gen.phases import Phase, ReasonKind
 from workflow_gen.stages.context import Impossible, Leg, PartOutcome, RobotTask, WorkerTask
-from workflow_gen.stages.core import Failure, Scene, Solution, State
-from workflow_gen.stages.pick_place import leg_grasps, no_leg_grasp, pick_place, plan_leg_chain
+from workflow_gen.stages.core import Failure, Scene, Solution, State, first_solution
+from workflow_gen.stages.pick_place import leg_grasps, no_leg_grasp, pick_place, plan_leg_chain, regrasp
 
 GRASPS_TRIED = 12
 HOME_TOL_RAD = 1e-4  # the robot counts as parked at home within this (joint-wise)
@@ -69,6 +69,7 @@ def make_leg(
     gripper: GripperGeometry,
     cell: Cell,
     built_world: list[trimesh.Trimesh],
+    neighbours_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
 ) -> Leg:
     """The feeder-to-product leg of a part with the grasps fit for both ends."""
     assert ctx.T_world_start is not None and ctx.T_world_target is not None
@@ -83,6 +84,7 @@ def make_leg(
         ctx.insert_dir,
         plan.approach_distance_m,
         built_world,
+        neighbours_world=neighbours_world,
     )
     return Leg(
         part=ctx.name,
@@ -160,7 +162,12 @@ def plan_tasks(
                 ),
             )
             continue
-        outcome, usable, sol = _plan_one(ctx, scene, q, opening, gripper, cell, [by[p] for p in placed])
+        waiting = [
+            c for c in contexts if c.name not in placed and c.name != name and c.T_world_start is not None
+        ]
+        outcome, usable, sol = _plan_one(
+            ctx, scene, q, opening, gripper, cell, [by[p] for p in placed], waiting
+        )
         if isinstance(outcome, RobotTask):
             assert sol is not None and usable is not None
             task = _robot_task(ctx, outcome, usable, next_id(name), out)
@@ -208,6 +215,7 @@ def _plan_one(
     gripper: GripperGeometry,
     cell: Cell,
     built: list[PartContext],
+    waiting: list[PartContext] = (),  # type: ignore[assignment]
 ) -> tuple[PartOutcome, GraspSet | None, Solution | None]:
     """The robot's stages for one part, else the person's task (or impossible)."""
     blocker = robot_blocker(ctx, gripper)
@@ -215,18 +223,117 @@ def _plan_one(
         blocker = Failure(ReasonKind.NO_GRASP, "no grasps were computed for it")
     if blocker is None:
         assert ctx.grasps is not None and ctx.T_world_start is not None and ctx.T_world_target is not None
-        built_world = [_placed_mesh(b) for b in built]
-        leg = make_leg(ctx, ctx.grasps, gripper, cell, built_world)
+        built_world = [_placed_mesh(b, b.T_world_target) for b in built]
+        near = [
+            _placed_mesh(w, w.T_world_start) for w in waiting if _close(w.T_world_start, ctx.T_world_start)
+        ]
+        leg = make_leg(ctx, ctx.grasps, gripper, cell, built_world, near)
         start = Solution(State(q=q, opening_m=opening, T_world_part=ctx.T_world_start))
         res = plan_leg_chain(pick_place("", GRASPS_TRIED), leg, start, scene)
         if isinstance(res, Solution):
             return RobotTask(ctx.name, res, (leg,)), leg.grasps, res
         scene.put(ctx.name, ctx.T_world_start, q)
+        if not leg.grasps or res.kind in (ReasonKind.NO_GRASP, ReasonKind.MOTION_BLOCKED):
+            # Fallback: put it down on the regrasp area in another stable pose and take it another way.
+            again = _regrasp(ctx, scene, start, gripper, cell, built_world)
+            if again is not None:
+                sol2, legs = again
+                return RobotTask(ctx.name, sol2, legs, "regrasp"), legs[-1].grasps, sol2
+            scene.put(ctx.name, ctx.T_world_start, q)
         blocker = res
         usable: GraspSet | None = leg.grasps
     else:
         usable = None
     return _for_person(ctx, blocker), usable, None
+
+
+REGRASP_POSES = 3  # stable poses tried on the regrasp area, most probable first
+REGRASP_YAWS_DEG = (0.0, 90.0, 180.0, 270.0)
+
+
+def _regrasp(
+    ctx: PartContext,
+    scene: Scene,
+    start: Solution,
+    gripper: GripperGeometry,
+    cell: Cell,
+    built_world: list[trimesh.Trimesh],
+) -> tuple[Solution, tuple[Leg, Leg]] | None:
+    """Plan feeder -> regrasp area (another stable pose) -> product; ``None`` when no way is found."""
+    from workflow_gen.layout import regrasp_spot
+    from workflow_gen.resting import resting_poses
+
+    assert ctx.grasps is not None and ctx.T_world_start is not None and ctx.T_world_target is not None
+    plan = cell.spec.planning
+    mesh = ctx.geom.mesh
+    mid = (ctx.T_world_start[:2, 3] + ctx.T_world_target[:2, 3]) / 2
+    radius = float(np.max(np.linalg.norm(mesh.vertices - mesh.center_mass, axis=1)))
+    try:
+        T_area, surface = regrasp_spot(cell, mid, radius)
+    except ValueError:
+        return None
+    candidates: list[tuple[int, np.ndarray, GraspSet, GraspSet]] = []
+    for rp in resting_poses(mesh)[:REGRASP_POSES]:
+        for yaw in REGRASP_YAWS_DEG:
+            Rz = trimesh.transformations.rotation_matrix(np.radians(yaw), [0, 0, 1])
+            T_mid = T_area @ Rz @ rp.T_slot_part
+            z_area = float(T_area[2, 3])
+            down = np.array([0.0, 0.0, -1.0])
+            g1 = leg_grasps(
+                ctx.grasps,
+                gripper,
+                ctx.T_world_start,
+                T_mid,
+                ctx.source_surface_z_m,
+                z_area,
+                down,
+                plan.approach_distance_m,
+            )
+            g2 = leg_grasps(
+                ctx.grasps,
+                gripper,
+                T_mid,
+                ctx.T_world_target,
+                z_area,
+                ctx.target_surface_z_m,
+                ctx.insert_dir,
+                plan.approach_distance_m,
+                built_world,
+            )
+            if len(g1) and len(g2):
+                candidates.append((min(len(g1), len(g2)), T_mid, g1, g2))
+    candidates.sort(key=lambda c: -c[0])
+    common = dict(
+        part=ctx.name,
+        approach_m=plan.approach_distance_m,
+        retreat_m=plan.retreat_distance_m,
+        gripper_speed_m_s=gripper.max_speed_m_s,
+    )
+    for _, T_mid, g1, g2 in candidates[:4]:
+        first = Leg(
+            T_world_from=ctx.T_world_start,
+            T_world_to=T_mid,
+            from_station=ctx.source,
+            to_station=surface,
+            insert_dir=np.array([0.0, 0.0, -1.0]),
+            grasps=g1,
+            **common,  # type: ignore[arg-type]
+        )
+        second = Leg(
+            T_world_from=T_mid,
+            T_world_to=ctx.T_world_target,
+            from_station=surface,
+            to_station=ctx.target_station,
+            insert_dir=np.asarray(ctx.insert_dir, float),
+            grasps=g2,
+            touches_at_place=ctx.supports,
+            tag="_2",
+            **common,  # type: ignore[arg-type]
+        )
+        res = first_solution(regrasp(first, second), first, start, scene)
+        if isinstance(res, Solution):
+            return res, (first, second)
+    return None
 
 
 def _for_person(ctx: PartContext, why: Failure) -> PartOutcome:
@@ -251,11 +358,15 @@ def _for_person(ctx: PartContext, why: Failure) -> PartOutcome:
     return WorkerTask(ctx.name, task_kind, why.kind, why.sentence)
 
 
-def _placed_mesh(ctx: PartContext) -> trimesh.Trimesh:
-    assert ctx.T_world_target is not None
+def _placed_mesh(ctx: PartContext, T_world_part: np.ndarray | None) -> trimesh.Trimesh:
+    assert T_world_part is not None
     m = ctx.geom.mesh.copy()
-    m.apply_transform(ctx.T_world_target)
+    m.apply_transform(T_world_part)
     return m
+
+
+def _close(T_a: np.ndarray | None, T_b: np.ndarray, reach_m: float = 0.25) -> bool:
+    return T_a is not None and float(np.linalg.norm(T_a[:3, 3] - T_b[:3, 3])) < reach_m
 
 
 def _robot_task(ctx: PartContext, r: RobotTask, usable: GraspSet, task_id: str, out: TaskPlan) -> Task:

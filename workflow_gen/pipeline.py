@@ -166,19 +166,48 @@ def _grasps(
     if key in cache:
         return cache[key], 0.0, True
     t0 = time.perf_counter()
-    G = synthesize_grasps(
+    common = dict(approach_m=cell.spec.planning.approach_distance_m, seed=seed)
+    # Two pools, so that neither crowds the other out of the ranking: grasps from near the feeder's vertical
+    # (the clean top-down picks) and grasps from every side (for sideways insertion and awkward parts).
+    top = synthesize_grasps(
+        g.mesh, gripper, g.mass_kg, g.com_m, preferred_approach=rest_down, max_candidates=3000, **common
+    )
+    side = synthesize_grasps(
         g.mesh,
         gripper,
         g.mass_kg,
         g.com_m,
         preferred_approach=rest_down,
-        approach_m=cell.spec.planning.approach_distance_m,
-        max_candidates=5000,
-        max_tilt_rad=np.pi,  # every side: the leg filter keeps what fits the pick and the place
-        seed=seed,
+        max_candidates=3000,
+        max_tilt_rad=np.pi,
+        **common,
     )
+    G = concat_grasps(top, side)
     cache[key] = G
     return G, time.perf_counter() - t0, False
+
+
+def concat_grasps(a: GraspSet, b: GraspSet) -> GraspSet:
+    """``a`` then the grasps of ``b`` that are not already in ``a`` (same TCP pose within 0.1 mm / 1e-4)."""
+    if len(a) == 0:
+        return b
+    if len(b) == 0:
+        return a
+    key_a = {tuple(np.round(T[:3, :].ravel(), 4)) for T in a.T_part_tcp}
+    new = np.array([tuple(np.round(T[:3, :].ravel(), 4)) not in key_a for T in b.T_part_tcp])
+    b = b.subset(np.flatnonzero(new))
+    return GraspSet(
+        np.concatenate([a.T_part_tcp, b.T_part_tcp]),
+        np.concatenate([a.contact_width_m, b.contact_width_m]),
+        np.concatenate([a.pregrasp_width_m, b.pregrasp_width_m]),
+        np.concatenate([a.contacts_m, b.contacts_m]),
+        np.concatenate([a.contact_area_m2, b.contact_area_m2]),
+        np.concatenate([a.torque_nm, b.torque_nm]),
+        np.concatenate([a.score, b.score]),
+        a.force_n,
+        max(a.n_pairs, b.n_pairs),
+        a.n_checked + b.n_checked,
+    )
 
 
 def plan_variant(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from workflow_gen.phases import ReasonKind
 from workflow_gen.pipeline import plan_variant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,9 +47,12 @@ def test_parts_resting_on_an_infeasible_part_are_infeasible_too(tmp_path: Path, 
     inf = o.infeasible
     assert sorted(inf) == ["bracket_1", "bracket_2", "pin_1", "pin_2", "plate"]
     assert inf["plate"].startswith("too heavy for the gripper")
-    assert "no operator task either" in inf["plate"] and "25 kg" in inf["plate"]
-    assert inf["bracket_1"] == "rests on plate, which could not be placed"
-    assert inf["pin_2"] == "rests on bracket_2, which could not be placed"
+    assert "no worker's task either" in inf["plate"] and "25 kg" in inf["plate"]
+    kinds = {i.part: i.kind for i in o.workflow.infeasible}
+    assert kinds["plate"] == ReasonKind.TOO_HEAVY_FOR_WORKER
+    assert inf["bracket_1"] == "rests on plate, which is not placed"
+    assert inf["pin_2"] == "rests on bracket_2, which is not placed"
+    assert kinds["bracket_1"] == kinds["pin_2"] == ReasonKind.DEPENDS_ON
 
 
 def test_open_mesh_is_infeasible_with_a_reason_and_mass_properties_are_analytic(tmp_path: Path, cell) -> None:
@@ -116,4 +120,11 @@ def test_wide_parts_skip_feeder_slots_instead_of_overlapping(tmp_path: Path, cel
             (a0, a1), (b0, b1) = boxes[i], boxes[j]
             assert not (np.all(a0 < b1) and np.all(b0 < a1)), (parts[i].source, parts[j].source)
     assert len(parts) == 3 and len({p.source for p in parts}) == 3
-    assert o.workflow.parts[1].source == "feeder/A3", "A2 is too close to A1 for a 130 mm bar"
+    # The feeder is laid out from the footprints: the bars lie side by side with room for the fingers.
+    gaps = [
+        max(float(np.max(b0 - a1)), float(np.max(a0 - b1)))
+        for i, (a0, a1) in enumerate(boxes)
+        for (b0, b1) in boxes[i + 1 :]
+    ]
+    assert min(gaps) >= 0.02, gaps
+    assert [t.actor for t in o.workflow.tasks] == ["robot"] * 3

@@ -200,11 +200,12 @@ def first_solution(stage: Stage, leg: Leg, start: Solution, scene: Scene) -> Sol
 
 
 def summarise(failures: Sequence[Failure], tried: int) -> Failure:
-    """One failure for people: the most common sentence over the branches tried, with its kind."""
+    """One failure for people: the stage that failed most often over the branches tried, with its kind."""
     if not failures:
         return Failure(ReasonKind.NO_GRASP, "no candidate to try", "")
-    counts = Counter((f.kind, f.sentence) for f in failures)
-    (kind, sentence), n = counts.most_common(1)[0]
     if len(failures) == 1:
-        return Failure(kind, sentence, failures[0].stage)
-    return Failure(kind, f"no feasible grasp among {tried} tried; most often: {sentence} ({n}x)", "")
+        return failures[0]
+    counts = Counter((f.kind, f.stage) for f in failures)
+    (kind, stage), n = counts.most_common(1)[0]
+    first = next(f for f in failures if (f.kind, f.stage) == (kind, stage))
+    return Failure(kind, f"no feasible grasp among {tried} tried; most often: {first.sentence} ({n}x)", stage)

@@ -94,7 +94,7 @@ class GenerateGrasps(Stage):
             q_pre_insert = planner.ik(poses["pre_insert"], reference=q_pre_pick)
             if q_pre_insert is None:
                 yield Failure(
-                    ReasonKind.UNREACHABLE, "no collision-free IK at the start of the insertion", self.name
+                    ReasonKind.UNREACHABLE, "no collision-free IK above the place pose (the start of the insertion)", self.name
                 )
                 continue
             hints = {**sol.state.hints, "q_pre_pick": q_pre_pick, "q_pre_insert": q_pre_insert}
@@ -201,6 +201,7 @@ class CloseJaws(Stage):
             leg.gripper_speed_m_s,
             gripper_force_n=_force(leg),
             attach=leg.part,
+            contact_width_m=round(width, 6),
         )
         state = replace(st, opening_m=width, T_world_part=None, T_tcp_part=T_tcp_part)
         yield sol.then(state, PlannedStep(step))

@@ -99,6 +99,7 @@ def leg_grasps(
     approach_m: float,
     built_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
     max_keep: int = MAX_LEG_GRASPS,
+    neighbours_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
 ) -> GraspSet:
     """The grasps of ``grasps`` fit for a leg, ranked: clean top-down picks and pushes along the axis first.
 
@@ -109,6 +110,8 @@ def leg_grasps(
     insert_dir : (3,) direction the part moves while going into place
     built_world : meshes of the parts already at their places (world frame): the open fingers and the palm,
         swept back along the insertion line by ``approach_m``, must not touch them
+    neighbours_world : meshes of the other parts lying in the feeder (world frame): the open fingers and the
+        palm, swept back along the tool axis by ``approach_m``, must not touch them at the pick
     """
     if len(grasps) == 0:
         return grasps
@@ -131,6 +134,10 @@ def leg_grasps(
     idx = idx[np.argsort(-rank[idx], kind="stable")]
     if len(built_world) and len(idx):
         idx = idx[_fingers_clear(grasps.subset(idx), gripper, T_world_to, d, approach_m, built_world)]
+    if len(neighbours_world) and len(idx):
+        idx = idx[
+            _fingers_clear(grasps.subset(idx), gripper, T_world_from, None, approach_m, neighbours_world)
+        ]
     return grasps.subset(idx[:max_keep])
 
 
@@ -138,12 +145,16 @@ def _fingers_clear(
     grasps: GraspSet,
     gripper: GripperGeometry,
     T_world_to: np.ndarray,
-    d: np.ndarray,
+    d: np.ndarray | None,
     approach_m: float,
     built_world: list[trimesh.Trimesh],
     clearance_m: float = 0.001,
 ) -> np.ndarray:
-    """``(M,) bool``: the open fingers and palm, from the pre-insert pose to the place, miss the built parts."""
+    """``(M,) bool``: the open fingers and palm, swept from ``approach_m`` back to the pose, miss the meshes.
+
+    The sweep runs along ``d (3,)`` (the insertion line) or, when ``d`` is None, along each tool's own
+    approach axis (a pick).
+    """
     target_c = T_world_to[:3, 3]
     reach = 0.25  # only points this close to the place can be touched by the gripper
     pts = _sample_points([m for m in built_world if _near(m, target_c, reach)])
@@ -157,7 +168,8 @@ def _fingers_clear(
     c = clearance_m
     for s in np.linspace(0.0, approach_m, SWEEP_SAMPLES):
         T = T_world_to[None] @ grasps.T_part_tcp  # (M, 4, 4) tool at the place
-        R, t = T[:, :3, :3], T[:, :3, 3] - s * d
+        back = T[:, :3, 2] if d is None else d[None, :]
+        R, t = T[:, :3, :3], T[:, :3, 3] - s * back
         local = np.matmul(pts[None, :, :], R) - np.matmul(t[:, None, :], R)  # (M, P, 3) in the TCP frames
         ax, ay, z = np.abs(local[..., 0]), np.abs(local[..., 1]), local[..., 2]
         o = grasps.pregrasp_width_m[:, None] / 2
@@ -183,7 +195,8 @@ def no_leg_grasp(grasps: GraspSet, leg_set: GraspSet, gripper: GripperGeometry, 
         )
     return Failure(
         ReasonKind.NO_GRASP,
-        f"none of its {len(grasps)} grasps works at both {what} (the tool never comes from below, the "
+        f"none of its {len(grasps)} grasps within the {gripper.stroke_m * 1000:.0f} mm stroke works at both "
+        f"{what} (the tool never comes from below, the "
         "fingertips stay above the surfaces, the fingers stay clear of the parts already built)",
         "grasps",
     )

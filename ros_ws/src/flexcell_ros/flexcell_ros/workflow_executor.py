@@ -103,6 +103,15 @@ def phase_of(step: MotionStep) -> str:
     return step.phase.value
 
 
+def held_width_m(task: Task, step_index: int) -> float | None:
+    """The width of the part between the pads while step ``step_index`` runs (the last grasp before it)."""
+    width = task.grasp.contact_width_m if task.grasp is not None else None
+    for step in task.steps[: step_index + 1]:
+        if step.attach and step.contact_width_m is not None:
+            width = step.contact_width_m
+    return width
+
+
 def held_part_before(task: Task, step_index: int) -> str | None:
     """The part the gripper should hold when step ``step_index`` of ``task`` starts."""
     held: str | None = None
@@ -328,9 +337,10 @@ class WorkflowExecutorNode(Node):
     def _check_resume(self, task: Task, step_i: int, st: CellState) -> int:
         """Restart the task from its first step when its part should be held but is not."""
         held = held_part_before(task, step_i)
-        if held is None or task.grasp is None:
+        width = held_width_m(task, step_i - 1) if step_i > 0 else None
+        if held is None or width is None:
             return step_i
-        if abs(st.width_m - task.grasp.contact_width_m) <= self.params.grip_tolerance_m:
+        if abs(st.width_m - width) <= self.params.grip_tolerance_m:
             return step_i
         self.get_logger().warning(
             f"{held} is not in the gripper: task {task.id} restarts from its first step"
@@ -503,6 +513,8 @@ class WorkflowExecutorNode(Node):
 
         ``msg`` is the trajectory's serialized message when it was built beforehand.
         """
+        names = [s.name for s in task.steps]
+        width_m = held_width_m(task, names.index(name)) if name in names else None
         st = self.wait_state()
         t_send = st.stamp_s
         self.pub_traj.publish(msg if msg is not None else conv.trajectory_to_msg(traj))
@@ -517,7 +529,7 @@ class WorkflowExecutorNode(Node):
                 raise Canceled()
             elapsed_s = st.stamp_s - t_send
             if held is not None:
-                self.check_held(held, task, st)
+                self.check_held(held, width_m, st)
             err = float(np.max(np.abs(st.q - q_end)))
             if (
                 elapsed_s >= traj.duration_s
@@ -543,11 +555,10 @@ class WorkflowExecutorNode(Node):
         # Feedback after the command, not before it: it is not on the path to the cell.
         self._feedback(goal, fb, sim_t0)
 
-    def check_held(self, part: str, task: Task, st: CellState) -> None:
-        """StepFault when the jaw width says ``part`` is no longer between the pads."""
-        if task.grasp is None:
+    def check_held(self, part: str, contact_m: float | None, st: CellState) -> None:
+        """StepFault when the jaw width says ``part`` (``contact_m`` wide) is no longer between the pads."""
+        if contact_m is None:
             return
-        contact_m = task.grasp.contact_width_m
         if abs(st.width_m - contact_m) > self.params.grip_tolerance_m:
             raise StepFault(
                 f"{part} dropped: jaw width {st.width_m * 1000:.1f} mm, part is {contact_m * 1000:.1f} mm wide"
@@ -603,8 +614,9 @@ class WorkflowExecutorNode(Node):
                 next_beat = time.monotonic() + HEARTBEAT_S
                 self._feedback(goal, fb, sim_t0)
         self._completed(st)
-        if step.attach and task.grasp is not None:
-            contact_m = task.grasp.contact_width_m
+        contact = held_width_m(task, task.steps.index(step)) if step.attach else None
+        if step.attach and contact is not None:
+            contact_m = contact
             if abs(st.width_m - contact_m) > self.params.grip_tolerance_m:
                 raise StepFault(
                     f"{step.attach} not held: jaws at {st.width_m * 1000:.1f} mm, "
