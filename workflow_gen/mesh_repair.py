@@ -171,20 +171,84 @@ def _fill_small_holes(v: np.ndarray, f: np.ndarray, max_span: float) -> tuple[np
     return np.vstack(new_v), np.vstack(new_f).astype(np.int64), filled
 
 
-def _shells(f: np.ndarray) -> list[np.ndarray]:
-    """Face index sets of the shells: faces connected through edges used by exactly two faces."""
+def _radial_pairs(
+    v: np.ndarray, f: np.ndarray, faces: np.ndarray, directed: np.ndarray
+) -> list[tuple[int, int]]:
+    """Pair the faces (k,) around one edge used by more than two faces, body by body.
+
+    Around the edge's direction d, a face that walks the edge along d has its body on the clockwise side
+    of its fin (its outward normal is d x fin), one walking it against d on the counter-clockwise side.
+    Sorted by fin angle, each face of the second kind opens a wedge of material that the next face
+    closes: those two are the same body. Coincident fins (two bodies touching along a face) put the
+    closing face first. A face left over (an odd count: an internal sheet ending on the edge) is not
+    paired, so that it stays with its sheet: the one left is the one that leaves the widest material
+    wedges (the outer surface of the union, not a cell of it). An order that does not alternate pairs
+    nothing.
+    """
+    a0, b0 = int(directed[0].min()), int(directed[0].max())
+    d = v[b0] - v[a0]
+    d /= np.linalg.norm(d)
+    sign = np.where(directed[:, 0] == a0, 1, -1)  # +1: the face walks a0 -> b0
+    third = f[faces].sum(axis=1) - a0 - b0
+    w = v[third] - v[a0]
+    w -= np.outer(w @ d, d)
+    e1 = np.cross(d, [1.0, 0.0, 0.0] if abs(d[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(d, e1)
+    theta = np.arctan2(w @ e2, w @ e1)
+    order = np.lexsort((-sign, np.round(theta / 1e-7)))
+    k = len(order)
+
+    def alternating(idx: np.ndarray) -> tuple[list[tuple[int, int]], float] | None:
+        """Pairs of (opening, closing) faces and their total material wedge angle (rad), or None."""
+        s_ = sign[idx]
+        if len(idx) % 2 or s_.sum() != 0:
+            return None
+        out, wedge = [], 0.0
+        for i in range(len(idx)):
+            if s_[i] == -1:
+                j = (i + 1) % len(idx)
+                if s_[j] != 1:
+                    return None
+                out.append((int(faces[idx[i]]), int(faces[idx[j]])))
+                wedge += float((theta[idx[j]] - theta[idx[i]]) % (2 * np.pi))
+        return out, wedge
+
+    found = alternating(order)
+    if found is None and k % 2 == 1:
+        options = [alternating(np.delete(order, drop)) for drop in range(k)]
+        valid = [o for o in options if o is not None]
+        found = max(valid, key=lambda o: o[1]) if valid else None
+    return found[0] if found else []
+
+
+def _shells(v: np.ndarray, f: np.ndarray) -> list[np.ndarray]:
+    """Face index sets of the shells: faces connected through edges used by exactly two faces.
+
+    Edges used by more than two faces (bodies touching along an edge or a face, internal sheets ending
+    on a surface) connect the faces that :func:`_radial_pairs` finds to be of one body.
+    """
     if len(f) == 0:
         return []
-    _, inv = _edges(f)
+    e, inv = _edges(f)
     face_of = np.repeat(np.arange(len(f)), 3)
     c = np.bincount(inv)
     manifold = c[inv] == 2
     order = np.argsort(inv[manifold], kind="stable")
-    fa = face_of[manifold][order].reshape(-1, 2)
+    links = [face_of[manifold][order].reshape(-1, 2)]
+    nm = np.flatnonzero(c[inv] > 2)
+    if len(nm):
+        nm = nm[np.argsort(inv[nm], kind="stable")]
+        groups = np.split(nm, np.flatnonzero(np.diff(inv[nm])) + 1)
+        extra = [p for g in groups for p in _radial_pairs(v, f, face_of[g], e[g])]
+        if extra:
+            links.append(np.array(extra, dtype=np.int64))
+    fa = np.vstack(links)
     nf = len(f)
     g = coo_matrix((np.ones(len(fa)), (fa[:, 0], fa[:, 1])), shape=(nf, nf))
     _, label = connected_components(g, directed=False)
-    return [np.flatnonzero(label == k) for k in range(label.max() + 1)]
+    by = np.argsort(label, kind="stable")
+    return np.split(by, np.flatnonzero(np.diff(label[by])) + 1)
 
 
 def _signed_volume(v: np.ndarray, f: np.ndarray) -> float:
@@ -290,7 +354,7 @@ def _closed_shells(v: np.ndarray, f: np.ndarray) -> tuple[list[np.ndarray], list
     """Split faces (F, 3) into closed shells, each wound outward, and open or non-manifold sheets."""
     closed: list[np.ndarray] = []
     sheets: list[np.ndarray] = []
-    for idx in _shells(f):
+    for idx in _shells(v, f):
         sf = f[idx]
         n_open, n_nm = _edge_counts(sf)
         if n_open or n_nm:

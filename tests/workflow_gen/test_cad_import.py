@@ -100,22 +100,31 @@ def test_a_small_crack_is_filled_and_a_real_opening_is_reported_with_its_size() 
     assert "(0 open edges)" not in r.reason
 
 
-def test_touching_bodies_in_one_soup_are_not_handled_and_say_so_but_separate_bodies_are_united() -> None:
-    # Two boxes sharing a face, written as one soup whose vertices are merged (an STL of a multi-body
-    # part): the edges of the shared face have four faces, which repair_mesh does not resolve.
+def test_touching_bodies_in_one_merged_soup_are_separated_at_their_shared_edges_and_united() -> None:
+    # Two boxes sharing a face, written as one soup with merged vertices (a STEP part's faces once their
+    # seams are merged, or an STL of a multi-body part): the shared outline's edges have four faces.
     a, b = box_mm((0.04, 0.03, 0.02)), box_mm((0.04, 0.03, 0.02), at=(0.04, 0, 0))
     both = trimesh.util.concatenate([a, b])
     assert isinstance(both, trimesh.Trimesh)
-    r = repair_mesh(trimesh.Trimesh(both.vertices, both.faces))
-    assert not r.ok
-    assert (
-        r.reason
-        == "non-manifold: 4 edges are shared by more than two faces (internal faces or touching bodies)"
-    )
-    # Separate bodies (their own vertices, as exporters write them) are united.
-    r = repair_mesh(both)
-    assert r.ok and r.mesh.volume == pytest.approx(2 * 0.04 * 0.03 * 0.02, rel=1e-6)
-    assert r.mesh.extents == pytest.approx([0.08, 0.03, 0.02])
+    for mesh in (trimesh.Trimesh(both.vertices, both.faces), both):  # merged soup, separate bodies
+        r = repair_mesh(mesh)
+        assert r.ok, r.reason
+        assert r.mesh.is_watertight and r.mesh.volume == pytest.approx(2 * 0.04 * 0.03 * 0.02, rel=1e-6)
+        assert r.mesh.extents == pytest.approx([0.08, 0.03, 0.02])
+        assert "2 shells united into 1 solid" in r.notes
+
+
+def test_an_internal_wall_ending_on_the_outer_surface_is_dropped() -> None:
+    # Two 40 x 30 x 20 cells sharing one wall, the wall written once: its rim edges have three faces.
+    a, b = box_mm((0.04, 0.03, 0.02), at=(-0.02, 0, 0)), box_mm((0.04, 0.03, 0.02), at=(0.02, 0, 0))
+    b_open = trimesh.Trimesh(b.vertices, b.faces[b.face_normals[:, 0] > -0.5])
+    cells = trimesh.util.concatenate([a, b_open])
+    assert isinstance(cells, trimesh.Trimesh)
+    r = repair_mesh(trimesh.Trimesh(cells.vertices, cells.faces))
+    assert r.ok, r.reason
+    assert r.notes == ["2 internal faces dropped"]
+    assert r.mesh.is_watertight and r.mesh.volume == pytest.approx(0.08 * 0.03 * 0.02, rel=1e-9)
+    assert len(r.mesh.faces) == len(cells.faces) - 2
 
 
 def test_repair_of_a_5k_face_part_is_fast() -> None:
