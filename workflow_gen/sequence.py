@@ -105,7 +105,12 @@ def _probe_points(mesh: trimesh.Trimesh, n: int, seed: int) -> tuple[np.ndarray,
     """``(pts (P, 3), normals (P, 3))``: surface samples and vertices, with their outward normals."""
     pts, fi = trimesh.sample.sample_surface(mesh, n, seed=seed)
     nrm = mesh.face_normals[fi]
-    vi = np.arange(len(mesh.vertices))
+    # Vertices on open edges (seams of a STEP tessellation whose two sides do not share vertices) have
+    # the normal of one side only; pulled in along it they can stay on the other side's plane, on a
+    # touching part's surface. The surface samples cover those faces instead.
+    edges = mesh.edges_sorted
+    open_edges = edges[trimesh.grouping.group_rows(edges, require_count=1)]
+    vi = np.setdiff1d(np.arange(len(mesh.vertices)), open_edges.ravel())
     if len(vi) > MAX_VERTEX_PROBES * n:  # fine meshes: a seeded subset of the vertices
         vi = np.sort(np.random.default_rng(seed).choice(vi, MAX_VERTEX_PROBES * n, replace=False))
     return np.vstack([pts, mesh.vertices[vi]]), np.vstack([nrm, mesh.vertex_normals[vi]])
@@ -319,7 +324,11 @@ def assembly_order(
     free, the smallest group that can only move together is reported as interlocked and set aside.
     """
     names = sorted(meshes_fixture)
-    meshes = [meshes_fixture[a] for a in names]
+    meshes = []
+    for a in names:
+        m = meshes_fixture[a].copy()
+        m.merge_vertices()  # STEP tessellations come with one set of vertices per CAD face
+        meshes.append(m)
     n = len(names)
     if n == 0:
         return AssemblyOrder(order=[])
@@ -332,7 +341,7 @@ def assembly_order(
             k = recognise_fastener(a, m)
             if k is not None:
                 kinds[a] = k
-        threaded_on = pair_fasteners(meshes_fixture, kinds)
+        threaded_on = pair_fasteners(dict(zip(names, meshes, strict=True)), kinds)
     dirs, allowed_idx, n_own = _direction_table(names, part_axes)
     probes = [_probe_points(m, n_probe, seed) for m in meshes]
     hit, rest = _cast(meshes, probes, dirs)
