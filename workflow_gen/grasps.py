@@ -481,12 +481,12 @@ def synthesize_grasps(
             feas = np.flatnonzero(d_lo <= d_cap)
             if len(feas) == 0:
                 continue
-            rows, X, Z, ax = rows[feas], X[feas], Z[feas], ax[feas]
-            d_lo, d_hi = d_lo[feas], d_hi[feas]
-            cs, sn = cs[feas], sn[feas]
+            if len(feas) < len(rows):
+                rows, X, Z, ax = rows[feas], X[feas], Z[feas], ax[feas]
+                d_lo, d_hi = d_lo[feas], d_hi[feas]
+                cs, sn = cs[feas], sn[feas]
             YPr, YNr = YP[rows], YN[rows]
             xs, xi = ax < hw, ax < hw - _EDGE_MARGIN_M
-            R2 = X * X + Z * Z
             depth_cols = [(d_lo, np.ones(len(rows), dtype=bool)), (d_hi, d_hi - d_lo > 0.002)]
             if np.any(d_hi - d_lo > 0.006):
                 depth_cols.append((0.5 * (d_lo + d_hi), d_hi - d_lo > 0.006))
@@ -513,7 +513,8 @@ def synthesize_grasps(
                 sel = np.flatnonzero(ok)
                 if len(sel) == 0:
                     continue
-                pwk, Xs, Zs, R2s = pw[sel], X[sel], Z[sel], R2[sel]
+                pwk, Xs, Zs = pw[sel], X[sel], Z[sel]
+                R2s = Xs * Xs + Zs * Zs
                 cen_l, rho_l, cnt_l = [], [], []
                 for Ys, top in ((YPr, ext[0]), (YNr, ext[1])):
                     patch = (pwk & (Ys[sel] >= top[sel, None] - _SNAP_TOL_M)).astype(f32)
