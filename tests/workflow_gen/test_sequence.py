@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
 
+from workflow_gen.features import FastenerKind, recognise_fastener
 from workflow_gen.sequence import assembly_order, kit_order, travel_m
 
 
@@ -331,3 +333,63 @@ def test_twenty_part_bolted_shaft_product() -> None:
     assert pos["shaft"] < min(pos["ISO 4032 M12-1"], pos["ISO 4032 M12-2"])
     assert r.supports["ISO 4032 M12-1"] == {"shaft"}
     assert sorted(timings)[1] < 5.0  # ~3 s budget on a shared 2-core machine; see the report
+
+
+def test_pin_goes_in_along_its_tilted_axis() -> None:
+    # A pin in a hole tilted 30 deg from vertical (in the xz plane): only its own axis frees it.
+    tilt = trimesh.transformations.rotation_matrix(np.deg2rad(30), (0, 1, 0))
+    axis = tilt[:3, 2]  # (sin 30, 0, cos 30)
+    centre = np.array([0.0, 0.0, 0.02])
+    hole = _cyl(0.0041, 0.08).apply_transform(tilt).apply_translation(centre)
+    block = _minus(_box((0.06, 0.04, 0.04), (0, 0, 0.02)), hole)
+    pin = _cyl(0.004, 0.06).apply_transform(tilt).apply_translation(centre + 0.01 * axis)
+    meshes = {"block": block, "pin": pin}
+    r = assembly_order(meshes)
+    assert r.blocked == {}
+    assert r.order == ["block", "pin"]
+    np.testing.assert_allclose(r.insert_dir["pin"], -axis, atol=1e-6)  # down along the hole
+    assert r.supports["pin"] == {"block"}
+    # Without its own axis among the candidates nothing frees it.
+    r = assembly_order(meshes, part_axes={})
+    assert r.blocked_kind == {"block": "interlocked", "pin": "interlocked"}
+    assert r.blocked["pin"] == "interlocked: no straight direction frees it from block (tried ±x, ±y, ±z)"
+    r = assembly_order(meshes, part_axes={"block": [], "pin": [axis]})
+    np.testing.assert_allclose(r.insert_dir["pin"], -axis, atol=1e-6)
+
+
+def _step_product(variant: str) -> dict[str, trimesh.Trimesh]:
+    """The parts of an example's STEP assembly in the fixture frame, as tessellated (not repaired)."""
+    scene = trimesh.load(Path(__file__).resolve().parents[2] / "cad_parts" / variant / "product.step")
+    out = {}
+    for node in sorted(scene.graph.nodes_geometry):
+        T, geom = scene.graph[node]
+        m = scene.geometry[geom].copy()
+        m.apply_transform(T)
+        out[node] = m
+    return out
+
+
+def test_step_bolted_shaft_example() -> None:
+    meshes = _step_product("bolted_shaft")
+    r = assembly_order(meshes)
+    assert r.blocked == {}
+    assert r.order[:3] in (["rail_1", "rail_2", "base_plate"], ["rail_2", "rail_1", "base_plate"])
+    np.testing.assert_allclose(r.insert_dir["shaft"], PLUS_X, atol=1e-6)
+    assert r.supports["shaft"] == {"bracket_1", "bracket_2"}
+    for i in range(1, 5):
+        np.testing.assert_allclose(r.insert_dir[f"ISO 4032 M6-{i}"], UP, atol=1e-6)
+        assert r.supports[f"ISO 4032 M6-{i}"] == {f"ISO 4017 M6x25-{i}"}
+    assert r.supports["ISO 4032 M12-1"] == {"shaft"} and r.supports["ISO 4032 M12-2"] == {"shaft"}
+    # The same parts recognised by their shape alone.
+    assert recognise_fastener("NAUO1", meshes["ISO 4017 M6x25-1"]) is FastenerKind.BOLT
+    assert recognise_fastener("NAUO2", meshes["ISO 4032 M12-1"]) is FastenerKind.NUT
+    for name in ("shaft", "bracket_1", "base_plate", "rail_1"):
+        assert recognise_fastener("NAUO3", meshes[name]) is None, name
+
+
+def test_step_two_side_housing_example() -> None:
+    r = assembly_order(_step_product("two_side_housing"))
+    assert r.blocked == {}
+    assert r.order[0] == "housing"
+    np.testing.assert_allclose(r.insert_dir["side_pin"], MINUS_X, atol=1e-6)  # in from the +x side
+    assert r.order.index("block") < r.order.index("side_pin")
