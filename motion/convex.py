@@ -8,7 +8,8 @@ convex shapes, and the convex hull of a non-convex part fills its holes, pockets
 2. A prism (every face parallel or perpendicular to one axis, two cap planes: plates with holes, nuts,
    tubes, plain L and U profiles) is decomposed exactly in 2D: its cross-section, curved walls simplified
    by at most ``HOLE_TOL_M``, is triangulated (constrained Delaunay) and the triangles are merged into
-   convex polygons (Hertel-Mehlhorn), each extruded back to a piece.
+   convex polygons (Hertel-Mehlhorn), each extruded back to a piece. Each edge of a hole takes a piece
+   of its own, so past ``MAX_PIECES`` the smallest holes are filled (a plate with dozens of holes).
 3. Otherwise the part is cut along the plane of one of its flat faces (the cut that leaves the fewest
    pieces needing more work) and each side goes through 1-3 again, up to ``MAX_CUT_DEPTH`` cuts deep
    (an L bracket with holes in both flanges is cut into two holed plates, a block with a pocket into a
@@ -26,6 +27,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 
 import manifold3d
@@ -43,6 +46,8 @@ HOLE_TOL_M = 1.5e-4
 MAX_PIECES = 96
 MAX_CUT_DEPTH = 4
 CUT_CANDIDATES = 8
+# Past this time the exact decomposition gives up for V-HACD (a large mesh with many flat faces).
+EXACT_BUDGET_S = 2.0
 # Fallback for free-form parts (few pieces: every piece is a separate collision body pair to test).
 VHACD_PARAMS: dict[str, int] = {"maxConvexHulls": 8, "resolution": 100000}
 METHOD_VERSION = 1
@@ -84,7 +89,7 @@ def convex_pieces(mesh: trimesh.Trimesh, cache_dir: Path = CACHE_DIR) -> list[tr
             raw = [(np.asarray(p.vertices, float), np.asarray(p.faces, np.int64)) for p in _decompose(mesh)]
             if len(raw) > 1:  # a hull is cheaper to recompute than to read
                 cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{id(raw)}.tmp")
+                tmp = path.with_suffix(f".{os.getpid()}.{id(raw)}.tmp")
                 tmp.write_text(json.dumps([{"vertices": v.tolist(), "faces": f.tolist()} for v, f in raw]))
                 tmp.replace(path)
         _MEMO[key] = raw
@@ -133,14 +138,22 @@ def concavity(mesh: trimesh.Trimesh, hull: trimesh.Trimesh | None = None) -> flo
     return worst
 
 
+class _OutOfTime(Exception):
+    pass
+
+
 def _exact(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh] | None:
     try:
         man = _to_manifold(mesh)
     except ValueError:
         return None
     out: list[trimesh.Trimesh] = []
+    deadline = time.monotonic() + EXACT_BUDGET_S
     for body in man.decompose():
-        pieces = _exact_body(_to_trimesh(body), 0)
+        try:
+            pieces = _exact_body(_to_trimesh(body), 0, deadline)
+        except _OutOfTime:
+            return None
         if pieces is None:
             return None
         out.extend(pieces)
@@ -149,8 +162,10 @@ def _exact(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh] | None:
     return out
 
 
-def _exact_body(mesh: trimesh.Trimesh, depth: int) -> list[trimesh.Trimesh] | None:
+def _exact_body(mesh: trimesh.Trimesh, depth: int, deadline: float) -> list[trimesh.Trimesh] | None:
     """Convex pieces of one closed body (hull, prism or cut), or None past the depth or piece budget."""
+    if time.monotonic() > deadline:
+        raise _OutOfTime
     if concavity(mesh) <= CONVEX_TOL_M:
         return [mesh.convex_hull]
     prism = _prism_axis(mesh)
@@ -160,6 +175,8 @@ def _exact_body(mesh: trimesh.Trimesh, depth: int) -> list[trimesh.Trimesh] | No
         return None
     best: tuple[tuple[int, float], list[trimesh.Trimesh]] | None = None
     for normal, offset in _cut_planes(mesh):
+        if time.monotonic() > deadline:
+            raise _OutOfTime
         sides = _split(mesh, normal, offset)
         if len(sides) < 2:
             continue
@@ -175,7 +192,7 @@ def _exact_body(mesh: trimesh.Trimesh, depth: int) -> list[trimesh.Trimesh] | No
         return None
     out: list[trimesh.Trimesh] = []
     for side in best[1]:
-        pieces = _exact_body(side, depth + 1)
+        pieces = _exact_body(side, depth + 1, deadline)
         if pieces is None or len(out) + len(pieces) > MAX_PIECES:
             return None
         out.extend(pieces)
@@ -271,15 +288,28 @@ def _prism_pieces(
     )
     section = section.simplify(HOLE_TOL_M, preserve_topology=True)
     polys = _polygons(section)
+    # A piece borders at most one edge of a hole, so every hole costs pieces: with too many, the smallest
+    # holes are filled (the least likely to be reached into), in proportion to the excess.
+    holes = sorted((Polygon(r).area, i, j) for i, p in enumerate(polys) for j, r in enumerate(p.interiors))
+    filled = 0
+    while True:
+        kept = {(i, j) for _, i, j in holes[filled:]}
+        shapes = [
+            Polygon(p.exterior, [r for j, r in enumerate(p.interiors) if (i, j) in kept])
+            for i, p in enumerate(polys)
+        ]
+        convex_2d = [piece for poly in shapes for piece in convex_partition(poly)]
+        if len(convex_2d) <= MAX_PIECES or filled >= len(holes):
+            break
+        filled += max(1, int(np.ceil(len(kept) * (1 - MAX_PIECES / len(convex_2d)))))
+    if not convex_2d or len(convex_2d) > MAX_PIECES:
+        return None
     out: list[trimesh.Trimesh] = []
-    for poly in polys:
-        for piece in convex_partition(poly):
-            xy = np.asarray(piece.exterior.coords, dtype=float)[:-1]
-            pts = np.vstack([np.column_stack([xy, np.full(len(xy), z)]) for z in (lo, hi)])
-            out.append(trimesh.convex.convex_hull(pts @ R))
-            if len(out) > MAX_PIECES:
-                return None
-    return out or None
+    for piece in convex_2d:
+        xy = np.asarray(piece.exterior.coords, dtype=float)[:-1]
+        pts = np.vstack([np.column_stack([xy, np.full(len(xy), z)]) for z in (lo, hi)])
+        out.append(trimesh.convex.convex_hull(pts @ R))
+    return out
 
 
 def _polygons(g: shapely.Geometry) -> list[Polygon]:

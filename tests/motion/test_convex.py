@@ -199,3 +199,17 @@ def test_mujoco_model_uses_the_same_pieces(tmp_path: Path) -> None:
     cm = model_builder.build_model(load_cell(), [part], tmp_path)
     assert cm.geom_owner.count("part:nut") == expected == 16  # one per edge of the hole (64-gon simplified)
     assert len(convex_piece_geometries(loaded)) == expected  # the planner's collision world: the same
+
+
+def test_too_many_holes_fill_the_smallest_first(tmp_path: Path) -> None:
+    """24 holes of 6 mm and one of 20 mm in a 200 x 150 mm plate: past MAX_PIECES small holes are filled."""
+    xy = [(x, y) for x in np.linspace(-0.08, 0.08, 6) for y in np.linspace(-0.06, 0.06, 4)]
+    cutters = [trimesh.creation.cylinder(0.003, 0.02, sections=32, transform=_T(x, y)) for x, y in xy]
+    cutters.append(trimesh.creation.cylinder(0.01, 0.02, sections=64, transform=_T(0.0, 0.0)))
+    mesh = trimesh.creation.box((0.2, 0.15, 0.008)).difference(trimesh.util.concatenate(cutters))
+    pieces, dt = _fresh(mesh, tmp_path)
+    assert len(pieces) <= convex.MAX_PIECES and dt < 3.0
+    assert mesh.volume < _volume(pieces) < mesh.convex_hull.volume
+    assert _pin_hits(pieces, np.zeros(3), 0.02, 0.012) == 0  # the big hole is kept
+    filled = sum(_pin_hits(pieces, np.array([x, y, 0.0]), 0.006, 0.012) > 0 for x, y in xy)
+    assert 0 < filled < len(xy)  # some of the small ones are filled, the others kept
