@@ -405,11 +405,14 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
     shells: list[tuple[np.ndarray, np.ndarray]] = []
     pool: list[np.ndarray] = []
     comps = _index_components(f, len(v))
-    if 1 < len(comps) <= 500:
-        for idx in comps:
-            if len(idx) < 4:
-                pool.append(f[idx])
-                continue
+    # Only a piece without open edges (by vertex index) can be a body of its own; one B-rep face or a
+    # cracked body goes to the pool directly, which keeps parts of hundreds of faces fast.
+    _, inv = _edges(f)
+    open_face = (np.bincount(inv)[inv] == 1).reshape(-1, 3).any(axis=1)
+    candidates = [idx for idx in comps if len(idx) >= 4 and not open_face[idx].any()]
+    if len(comps) > 1 and len(candidates) <= 500:
+        pool = [f[idx] for idx in comps if len(idx) < 4 or open_face[idx].any()]
+        for idx in candidates:
             cv, cf = _clean(v, f[idx], tol, c)
             own_closed, own_sheets = _closed_shells(cv, cf)
             if len(own_closed) == 1 and not own_sheets:
