@@ -360,6 +360,7 @@ def test_pin_goes_in_along_its_tilted_axis() -> None:
 def _step_product(variant: str) -> dict[str, trimesh.Trimesh]:
     """The parts of an example's STEP assembly in the fixture frame, as tessellated (not repaired)."""
     scene = trimesh.load(Path(__file__).resolve().parents[2] / "cad_parts" / variant / "product.step")
+    assert isinstance(scene, trimesh.Scene)
     out = {}
     for node in sorted(scene.graph.nodes_geometry):
         T, geom = scene.graph[node]
