@@ -36,7 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from cell_config import ConfigError, PoseSpec
-from workflow_gen.mesh_repair import SEAM_TOL_M, repair_mesh, split_bodies
+from workflow_gen.mesh_repair import SEAM_TOL_M, boundary_points, repair_mesh, split_bodies
 from workflow_gen.orientation import BuildFrame, choose_build_frame
 from workflow_gen.variant import UNIT_SCALE_M, VariantSpec, variant_file
 
@@ -257,17 +257,6 @@ def _split_treeless(node: _Node) -> list[_Node]:
     return out
 
 
-def _open_boundary_points(mesh: trimesh.Trimesh) -> np.ndarray | None:
-    """Vertices (B, 3) on open edges of the mesh (after merging exact duplicates), None if it is closed."""
-    m = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
-    m.merge_vertices()
-    e = m.edges_sorted
-    open_rows = trimesh.grouping.group_rows(e, require_count=1)
-    if len(open_rows) == 0:
-        return None
-    return np.asarray(m.vertices[np.unique(e[open_rows])], dtype=float)
-
-
 def _face_groups(nodes: list[_Node], tol_m: float) -> list[list[int]]:
     """Group the nodes that are pieces of one solid: open meshes sharing placed boundary vertices.
 
@@ -276,8 +265,8 @@ def _face_groups(nodes: list[_Node], tol_m: float) -> list[list[int]]:
     """
     pts, owner = [], []
     for i, nd in enumerate(nodes):
-        b = _open_boundary_points(nd.mesh)
-        if b is None:
+        b = boundary_points(nd.mesh)
+        if len(b) == 0:
             continue
         pts.append(trimesh.transform_points(b, nd.T_cad_node))
         owner.append(np.full(len(b), i))

@@ -563,3 +563,22 @@ def split_bodies(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh]:
         return [mesh]
     key = [(*np.round(b.bounds[0][::-1], 4).tolist(), -float(b.volume)) for b in bodies]
     return [bodies[i] for i in sorted(range(len(bodies)), key=lambda i: key[i])]
+
+
+def boundary_points(mesh: trimesh.Trimesh) -> np.ndarray:
+    """Vertices (B, 3) on the open edges of a mesh once its seams are merged (B = 0 when it is closed).
+
+    The tolerance is :func:`repair_mesh`'s, so a solid whose B-rep faces carry their own copies of the
+    edge vertices counts as closed, and one B-rep face on its own is all boundary.
+    """
+    v = np.asarray(mesh.vertices, dtype=float)
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    if len(f) == 0:
+        return np.zeros((0, 3))
+    v, f = _compact(v, f)
+    extent = float(np.max(np.ptp(v, axis=0)))
+    tol = min(max(REL_MERGE_TOL * extent, SEAM_TOL_M), MAX_REL_MERGE_TOL * extent) if extent > 0 else 0.0
+    v, f, _ = _merge_vertices(v, f, tol)
+    e, inv = _edges(f)
+    open_e = e[np.bincount(inv)[inv] == 1]
+    return v[np.unique(open_e)]
