@@ -440,6 +440,8 @@ def fastener_axis(mesh: trimesh.Trimesh, kind: FastenerKind) -> tuple[np.ndarray
     Uses the shank / bore found by :func:`cylindrical_features`; when there is none (a part recognised
     by name but too coarsely tessellated), the principal axis of inertia through the centre of mass.
     """
+    if len(mesh.faces) == 0 or not np.isfinite(mesh.vertices).all():
+        return np.array([0.0, 0.0, 1.0]), np.zeros(3)  # nothing to measure: the fixture's up axis
     feats = cylindrical_features(mesh)
     com = mesh.center_mass if mesh.is_volume else mesh.centroid
     if kind in (FastenerKind.BOLT, FastenerKind.SCREW):

@@ -219,3 +219,12 @@ def test_feature_is_frozen() -> None:
     f = CylinderFeature(np.array([0, 0, 1.0]), np.zeros(3), 0.01, 0.02, "hole")
     with pytest.raises(AttributeError):
         f.radius_m = 0.02  # type: ignore[misc]
+
+
+def test_empty_mesh_is_no_fastener_and_has_a_default_axis() -> None:
+    empty = trimesh.Trimesh()
+    assert cylindrical_features(empty) == []
+    assert recognise_fastener("NAUO1", empty) is None
+    axis, point = fastener_axis(empty, FastenerKind.NUT)
+    np.testing.assert_allclose(axis, [0, 0, 1])
+    np.testing.assert_allclose(point, [0, 0, 0])

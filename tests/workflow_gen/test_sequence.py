@@ -394,3 +394,10 @@ def test_step_two_side_housing_example() -> None:
     assert r.order[0] == "housing"
     np.testing.assert_allclose(r.insert_dir["side_pin"], MINUS_X, atol=1e-6)  # in from the +x side
     assert r.order.index("block") < r.order.index("side_pin")
+
+
+def test_empty_input_gives_a_sentence_not_a_traceback() -> None:
+    assert assembly_order({}).order == []
+    r = assembly_order({"ghost": trimesh.Trimesh(), "block": _box((0.02, 0.02, 0.02), (0, 0, 0.01))})
+    assert r.order == ["block"]
+    assert r.blocked_kind == {"ghost": "unsupported"} and "no surface" in r.blocked["ghost"]
