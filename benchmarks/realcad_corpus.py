@@ -36,9 +36,11 @@ Run: ``python benchmarks/realcad_corpus.py OUT_DIR [--seed N]``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -835,7 +837,7 @@ def write_product(prod: Product, out_dir: Path) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     nodes = [_node(p, prod.up) for p in prod.parts]
     asm = Compound(children=nodes, label=prod.name)
-    export_step(asm, str(d / "product.step"), timestamp=STEP_TIMESTAMP)
+    write_step(asm, d / "product.step")
     (d / "variant.yaml").write_text(
         f"# {prod.comment}\n# Held-out corpus (benchmarks/realcad_corpus.py); expected.json has the intended answer.\n"
         "assembly: product.step\nfixture: fixture\nfeed: feeder\n"
@@ -893,6 +895,21 @@ def _check(step: Path, names: list[str], centres: list[np.ndarray]) -> None:
         mid = mesh.bounds.mean(axis=0)
         if np.linalg.norm(mid - c) > 2e-4:
             raise RuntimeError(f"{step}: {name} centred at {mid} m, expected {c}")
+
+
+def write_step(shape: Shape, path: Path) -> None:
+    """``export_step`` with reproducible bytes: a fixed header timestamp, and the assembly occurrences
+    numbered from 1 in each file, each on one line (OCCT numbers them on from whatever the process
+    exported before, and the number's width moves its line breaks)."""
+    export_step(shape, str(path), timestamp=STEP_TIMESTAMP)
+    count = itertools.count(1)
+    text = re.sub(
+        r"NEXT_ASSEMBLY_USAGE_OCCURRENCE\('\d+'(.*?;)",  # one entity, maybe wrapped over lines
+        lambda m: f"NEXT_ASSEMBLY_USAGE_OCCURRENCE('{next(count)}'" + re.sub(r"\n\s*", "", m[1]),
+        path.read_text(),
+        flags=re.S,
+    )
+    path.write_text(text)
 
 
 def make_corpus(out_dir: Path, seed: int = 0) -> list[Path]:

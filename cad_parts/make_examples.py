@@ -10,6 +10,8 @@ faces an 85 mm parallel-jaw gripper can hold, except the deliberately oversize b
 
 from __future__ import annotations
 
+import itertools
+import re
 import sys
 from pathlib import Path
 
@@ -149,8 +151,18 @@ HEX = {6: (10.0, 4.0, 5.2), 12: (18.0, 7.5, 10.8)}
 
 
 def write_fixed_step(shape: Shape, path: Path) -> None:
-    """``export_step`` with a fixed header timestamp (reproducible bytes)."""
+    """``export_step`` with reproducible bytes: a fixed header timestamp, and the assembly occurrences
+    numbered from 1 in each file, each on one line (OCCT numbers them on from whatever the process
+    exported before, and the number's width moves its line breaks)."""
     export_step(shape, str(path), timestamp=STEP_TIMESTAMP)
+    count = itertools.count(1)
+    text = re.sub(
+        r"NEXT_ASSEMBLY_USAGE_OCCURRENCE\('\d+'(.*?;)",  # one entity, maybe wrapped over lines
+        lambda m: f"NEXT_ASSEMBLY_USAGE_OCCURRENCE('{next(count)}'" + re.sub(r"\n\s*", "", m[1]),
+        path.read_text(),
+        flags=re.S,
+    )
+    path.write_text(text)
     print(f"wrote {path.relative_to(HERE.parent)}")
 
 
