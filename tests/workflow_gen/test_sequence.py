@@ -401,3 +401,17 @@ def test_empty_input_gives_a_sentence_not_a_traceback() -> None:
     r = assembly_order({"ghost": trimesh.Trimesh(), "block": _box((0.02, 0.02, 0.02), (0, 0, 0.01))})
     assert r.order == ["block"]
     assert r.blocked_kind == {"ghost": "unsupported"} and "no surface" in r.blocked["ghost"]
+
+
+def test_pin_sealed_in_a_tilted_bore_names_the_axes_tried() -> None:
+    tilt = trimesh.transformations.rotation_matrix(np.deg2rad(30), (0, 1, 0))
+    centre = np.array([0.0, 0.0, 0.03])
+    bore = _cyl(0.0041, 0.03).apply_transform(tilt).apply_translation(centre)  # closed at both ends
+    block = _minus(_box((0.06, 0.04, 0.06), (0, 0, 0.03)), bore)
+    pin = _cyl(0.004, 0.028).apply_transform(tilt).apply_translation(centre)
+    r = assembly_order({"block": block, "pin": pin})
+    assert r.locked_by["pin"] == ["block"]
+    assert (
+        r.blocked["pin"]
+        == "interlocked: no straight direction frees it from block (tried ±x, ±y, ±z and 1 part axis)"
+    )
