@@ -222,7 +222,7 @@ def bolted_shaft() -> None:
         named(bracket, "bracket_1", Location((web_out - 20, 0, plate_top))),
         named(bracket, "bracket_2", Location((20 - web_out, 0, plate_top), (0, 0, 180))),
         named(shaft, "shaft", Location((0, 0, shaft_z))),
-        # The M12 nuts' axes along x: nut_x turns the nut's bottom face to face -x (+x for the other one).
+        # The M12 nuts' axes along x, their bottom faces on the webs' outer faces.
         named(nut12, "ISO 4032 M12-1", Location((web_out, 0, shaft_z), (0, 90, 0))),
         named(nut12, "ISO 4032 M12-2", Location((-web_out, 0, shaft_z), (0, -90, 0))),
     ]
@@ -264,7 +264,7 @@ def two_side_housing() -> None:
     # Side pin, local: axis +z, shank z in [0, 50], knob head z in [50, 62]; placed with its axis on -x.
     side_pin = Cylinder(5, 50, align=BOTTOM) + Pos(0, 0, 50) * Cylinder(9, 12, align=BOTTOM)
     cover = Box(80, 60, 5, align=BOTTOM) - Pos(0, 12, 0) * Cylinder(3.5, 5, align=BOTTOM)
-    # Lock pin, local: knob z in [0, 16] on top, shank 6 x 34 below (its end 1 mm above the hole bottom).
+    # Lock pin, local: knob z in [0, 16] on top, shank 6 x 34 below (its end 2 mm above the hole bottom).
     lock_pin = Cylinder(7, 16, align=BOTTOM) + Cylinder(3, 34, align=(Align.CENTER, Align.CENTER, Align.MAX))
     parts = [
         named(housing, "housing", Location((0, 0, 0))),
