@@ -447,7 +447,6 @@ def assembly_order(
                 )
                 out.blocked_kind[names[g]] = "interlocked"
                 remaining[g] = False
-                standing.discard(names[g])
             prev = None
             continue
         unstable_after: dict[int, list[str]] = {}
@@ -492,10 +491,24 @@ def assembly_order(
             what = "does not rest on anything" if problem == "unsupported" else "would tip over"
             out.blocked[p] = f"{what} when it is inserted: it needs {a}, which can only go in after it"
             out.supports[p] = sup[p].parts() & set(names)
-    out.order = [a for a in reversed(removal) if a not in out.blocked]
-    for step, a in enumerate(out.order):
-        # What it stands on when it goes in: among the parts inserted before it.
-        out.supports[a] = state(a, set(out.order[:step]))[1]
+    # Insertion: each part must stand on the parts inserted before it; a part that stood on one that
+    # cannot be inserted at all (interlocked, say) cannot go in either.
+    inserted: list[str] = []
+    for a in reversed(removal):
+        if a in out.blocked:
+            continue
+        problem, parts = state(a, set(inserted))
+        out.supports[a] = parts
+        if problem is None:
+            inserted.append(a)
+            continue
+        missing = sorted(sup[a].parts() - set(inserted))
+        what = "does not rest on anything" if problem == "unsupported" else "would tip over"
+        out.blocked[a] = f"{what} without " + ", ".join(
+            f"{m} ({out.blocked_kind.get(m, 'not inserted')})" for m in missing
+        )
+        out.blocked_kind[a] = problem
+    out.order = inserted
     for a in names:
         out.supports.setdefault(a, sup[a].parts())
     return out

@@ -415,3 +415,22 @@ def test_pin_sealed_in_a_tilted_bore_names_the_axes_tried() -> None:
         r.blocked["pin"]
         == "interlocked: no straight direction frees it from block (tried ±x, ±y, ±z and 1 part axis)"
     )
+
+
+def test_a_part_on_interlocked_links_cannot_go_in_either() -> None:
+    link_a = trimesh.creation.torus(0.02, 0.004)
+    link_a.apply_translation((0, 0, 0.004))
+    link_b = trimesh.creation.torus(0.02, 0.004)
+    link_b.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (1, 0, 0)))
+    link_b.apply_translation((0.02, 0, 0.0245))
+    # A plate lying on link_a's far side and on a post, its centre of mass between them.
+    meshes = {
+        "link_a": link_a,
+        "link_b": link_b,
+        "post": _box((0.01, 0.01, 0.008), (-0.05, 0, 0.004)),
+        "plate": _box((0.04, 0.01, 0.002), (-0.035, 0, 0.009)),
+    }
+    r = assembly_order(meshes)
+    assert r.blocked_kind == {"link_a": "interlocked", "link_b": "interlocked", "plate": "tips_over"}
+    assert r.blocked["plate"] == "would tip over without link_a (interlocked)"
+    assert r.order == ["post"]
