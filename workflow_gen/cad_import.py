@@ -36,7 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from cell_config import ConfigError, PoseSpec
-from workflow_gen.mesh_repair import SEAM_TOL_M, boundary_points, repair_mesh, split_bodies
+from workflow_gen.mesh_repair import SEAM_TOL_M, boundary_points, repair_mesh, shell_labels, split_bodies
 from workflow_gen.orientation import BuildFrame, choose_build_frame
 from workflow_gen.variant import UNIT_SCALE_M, VariantSpec, variant_file
 
@@ -286,7 +286,33 @@ def _face_groups(nodes: list[_Node], tol_m: float) -> list[list[int]]:
     groups: dict[int, list[int]] = {}
     for i, lab in enumerate(label):
         groups.setdefault(int(lab), []).append(i)
-    return sorted(groups.values())
+    out: list[list[int]] = []
+    for g in groups.values():
+        out += _split_by_shells(nodes, g) if len(g) > 1 else [g]
+    return sorted(out)
+
+
+def _split_by_shells(nodes: list[_Node], group: list[int]) -> list[list[int]]:
+    """Split a group of face nodes into the solids they close (two per-face parts may touch).
+
+    The placed faces are merged and split into shells body by body; each node goes with the shell most
+    of its faces belong to.
+    """
+    placed = []
+    for i in group:
+        m = nodes[i].mesh.copy()
+        m.apply_transform(nodes[i].T_cad_node)
+        placed.append(m)
+    merged = trimesh.util.concatenate(placed)
+    assert isinstance(merged, trimesh.Trimesh)
+    label = shell_labels(merged)
+    starts = np.cumsum([0] + [len(m.faces) for m in placed])
+    by_shell: dict[int, list[int]] = {}
+    for k, i in enumerate(group):
+        own = label[starts[k] : starts[k + 1]]
+        values, counts = np.unique(own, return_counts=True)
+        by_shell.setdefault(int(values[np.argmax(counts)]), []).append(i)
+    return list(by_shell.values())
 
 
 def _group_name(scene: trimesh.Scene, members: list[_Node], file_stem: str) -> tuple[str, bool]:

@@ -582,3 +582,24 @@ def boundary_points(mesh: trimesh.Trimesh) -> np.ndarray:
     e, inv = _edges(f)
     open_e = e[np.bincount(inv)[inv] == 1]
     return v[np.unique(open_e)]
+
+
+def shell_labels(mesh: trimesh.Trimesh) -> np.ndarray:
+    """Shell id (F,) of every face of a mesh once its seams are merged (see :func:`repair_mesh` step 3).
+
+    Faces of one body share an id; bodies touching along edges or faces get different ids (edges of
+    more than two faces are resolved body by body). Degenerate faces get the id of no other face.
+    """
+    v = np.asarray(mesh.vertices, dtype=float)
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    label = np.arange(len(f))
+    if len(f) == 0:
+        return label
+    v, f = _compact(v, f)
+    extent = float(np.max(np.ptp(v, axis=0)))
+    tol = min(max(REL_MERGE_TOL * extent, SEAM_TOL_M), MAX_REL_MERGE_TOL * extent) if extent > 0 else 0.0
+    v, f, _ = _merge_vertices(v, f, tol)
+    good = np.flatnonzero((f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 2] != f[:, 0]))
+    for k, idx in enumerate(_shells(v, f[good])):
+        label[good[idx]] = len(f) + k  # above every face index: never equal to a degenerate face's own id
+    return label

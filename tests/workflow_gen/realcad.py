@@ -107,6 +107,22 @@ def write_split_face_assembly(path: Path, face_label: str = "") -> Path:
     return path
 
 
+def write_stacked_split_face_assembly(path: Path) -> Path:
+    """Two 40 x 30 x 20 mm boxes, one on the other with the same outline, each written face by face.
+
+    Their faces touch along the whole shared outline, so only the body-by-body pairing of the faces at
+    those edges tells the two parts apart.
+    """
+    children = []
+    for name, z in (("lower", 0.0), ("upper", 20.0)):
+        faces = list((Pos(0, 0, z) * Box(40, 30, 20, align=BOTTOM)).faces())
+        for f in faces:
+            f.label = ""
+        children.append(Compound(children=faces, label=name))
+    export_step(Compound(children=children, label="stack"), str(path))
+    return path
+
+
 GENERIC_LABELS = ("NAUO12", "Body", "Name:1", "", "3f2a9c1e-0b7d-4c1a-9e2f-1234567890ab")
 
 

@@ -182,6 +182,27 @@ def test_a_part_written_one_face_per_shape_is_merged_into_one_watertight_part(tm
     assert placed.bounds[1, 2] == pytest.approx(0.035, abs=1e-6)
 
 
+def test_two_face_by_face_parts_touching_along_their_outline_stay_two_parts(tmp_path: Path) -> None:
+    from realcad import write_stacked_split_face_assembly
+
+    d = write_variant(tmp_path / "stack", "assembly: product.step\n")
+    write_stacked_split_face_assembly(d / "product.step")
+    assert len(_scene(d / "product.step").graph.nodes_geometry) == 12
+    parts = {p.name: p for p in _import(d).parts}
+    assert sorted(parts) == ["lower", "upper"]
+    for p in parts.values():
+        assert p.issue is None, p.issue
+        assert p.mesh.volume == pytest.approx(0.040 * 0.030 * 0.020, rel=1e-6)
+        assert p.cad_name.count(" + ") == 5
+    assert _placed_bottom(parts["upper"]) == pytest.approx(0.020, abs=1e-6)
+
+
+def _placed_bottom(p) -> float:
+    m = p.mesh.copy()
+    m.apply_transform(p.T_fixture_part)
+    return float(m.bounds[0, 2])
+
+
 def test_named_faces_give_the_merged_part_their_common_prefix(tmp_path: Path) -> None:
     d = write_variant(tmp_path / "split_named", "assembly: product.step\n")
     write_split_face_assembly(d / "product.step", face_label="housing_face")
