@@ -434,3 +434,13 @@ def test_a_part_on_interlocked_links_cannot_go_in_either() -> None:
     assert r.blocked_kind == {"link_a": "interlocked", "link_b": "interlocked", "plate": "tips_over"}
     assert r.blocked["plate"] == "would tip over without link_a (interlocked)"
     assert r.order == ["post"]
+
+
+def test_result_does_not_depend_on_the_order_of_the_input() -> None:
+    meshes = _rod_through_uprights()
+    meshes.update({f"b_{k}": v.apply_translation((0, 0.2, 0)) for k, v in _bolted_plate().items()})
+    a = assembly_order(meshes)
+    assert a.blocked == {} and len(a.order) == 11
+    b = assembly_order(dict(reversed(list(meshes.items()))))
+    assert a.order == b.order and a.blocked == b.blocked and a.supports == b.supports
+    assert all(np.array_equal(a.insert_dir[k], b.insert_dir[k]) for k in a.insert_dir)
