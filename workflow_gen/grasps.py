@@ -414,7 +414,22 @@ def synthesize_grasps(
     helper = np.where(np.abs(y[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
     u = np.cross(y, helper)
     u /= np.linalg.norm(u, axis=1, keepdims=True)
+    # Exactly along a given direction: the pair's axis tilted (up to 30 deg) into the plane across it, so
+    # e.g. a round part lying in the feeder gets a truly vertical pick (a ring slot is only near it). The
+    # closing pads find the contacts along the tilted axis; the edge check keeps the tilt in the cone.
+    exact_of = np.full(n_axes, -1)
+    for j, a in enumerate(want if want is not None else []):
+        ya = y[:n_axes] @ a
+        tilt = np.flatnonzero(
+            (np.abs(ya) > 1e-6) & (np.abs(ya) <= np.sin(min(max_tilt_rad, np.radians(30.0))))
+        )
+        yt = y[tilt] - ya[tilt, None] * a
+        yt /= np.linalg.norm(yt, axis=1, keepdims=True)
+        y, u = np.vstack([y, yt]), np.vstack([u, np.repeat(a[None], len(tilt), axis=0)])
+        centre, width = np.vstack([centre, centre[tilt]]), np.r_[width, width[tilt]]
+        exact_of = np.r_[exact_of, np.full(len(tilt), j)]
     v = np.cross(y, u)
+    base = exact_of < 0
 
     pts, area_per_pt = _part_points(mesh, seed)
     f32 = np.float32
@@ -443,14 +458,16 @@ def synthesize_grasps(
     # Approach slots: the ring, then the given directions projected onto each pair's approach plane.
     slots: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     ring = np.linspace(0, 2 * np.pi, n_angles, endpoint=False)
+    n_all = len(y)
     for a in ring:
-        slots.append((np.full(n_axes, np.cos(a)), np.full(n_axes, np.sin(a)), np.ones(n_axes, dtype=bool)))
-    for a in want if want is not None else []:
+        slots.append((np.full(n_all, np.cos(a)), np.full(n_all, np.sin(a)), base))
+    for j, a in enumerate(want if want is not None else []):
         au, av = u @ a, v @ a
         nrm = np.hypot(au, av)
-        good = nrm > 0.2
+        good = (nrm > 0.2) & base
         nrm = np.where(good, nrm, 1.0)
         slots.append((au / nrm, av / nrm, good))
+        slots.append((np.ones(n_all), np.zeros(n_all), exact_of == j))  # the tilted pairs: z = u = a
 
     out: dict[str, list[np.ndarray]] = {
         k: [] for k in ("k", "cs", "sn", "d", "ymax", "ymin", "cen", "rho", "cnt")

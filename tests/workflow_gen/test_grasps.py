@@ -332,3 +332,22 @@ def test_synthesis_time_is_measured(gripper: GripperGeometry) -> None:
     print(
         f"grasp synthesis over {len(parts)} parts: median {np.median(times):.3f} s, max {np.max(times):.3f} s"
     )
+
+
+@pytest.mark.parametrize("name", ["rod8x100", "nut_m6_12x10x5"])
+def test_thin_parts_on_a_surface_can_be_picked_straight_down_clear_of_it(
+    gripper: GripperGeometry, name: str
+) -> None:
+    # The fingertips reach 15 mm past the pad centre: a part only 5-8 mm high needs the contact near the
+    # pad's tip (shallow grasp) and an exactly vertical approach, else the tips dig into the surface.
+    part, down = {
+        "rod8x100": (_rod(), np.array([-1.0, 0.0, 0.0])),  # lying on its side
+        "nut_m6_12x10x5": (_box((0.012, 0.010, 0.005)), DOWN),
+    }[name]
+    gs = _grasp(part, gripper, approach_dirs=down[None], max_candidates=5000)
+    tips = gripper.fingertip_corners(gs.pregrasp_width_m)
+    tips_part = np.einsum("mij,mkj->mki", gs.T_part_tcp[:, :3, :3], tips) + gs.T_part_tcp[:, None, :3, 3]
+    support = np.max(part.vertices @ down)
+    clear = support - np.max(tips_part @ down, axis=1)
+    vertical = _approaches(gs) @ down > np.cos(np.radians(1.0))
+    assert np.any(vertical & (clear >= 0.002))
