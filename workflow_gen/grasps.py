@@ -178,6 +178,32 @@ class GraspSet:
             self.patch_radius_m[idx],
         )
 
+    @staticmethod
+    def concatenate(sets: list[GraspSet]) -> GraspSet:
+        """The grasps of ``sets`` one after the other, every field kept (checks summed, pairs the most)."""
+        if not sets:
+            return _empty(0.0)
+        full = [g for g in sets if len(g)] or sets[:1]
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(g, name) for g in full])
+
+        return GraspSet(
+            cat("T_part_tcp"),
+            cat("contact_width_m"),
+            cat("pregrasp_width_m"),
+            cat("contacts_m"),
+            cat("contact_area_m2"),
+            cat("torque_nm"),
+            cat("score"),
+            sets[0].force_n,
+            max(g.n_pairs for g in sets),
+            sum(g.n_checked for g in sets),
+            cat("safety_factor"),
+            cat("quality"),
+            cat("patch_radius_m"),
+        )
+
 
 def _outer_exits(
     mesh: trimesh.Trimesh, pts: np.ndarray, n: np.ndarray

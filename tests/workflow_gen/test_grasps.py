@@ -127,6 +127,9 @@ def test_box_grasps_are_antipodal_pairs_on_opposite_faces(gripper: GripperGeomet
     assert len(gs.quality) == len(gs.safety_factor) == len(gs) and gs.patch_radius_m.shape == (len(gs), 2)
     sub = gs.subset(np.arange(5))
     assert len(sub) == 5 and np.array_equal(sub.safety_factor, gs.safety_factor[:5])
+    both = GraspSet.concatenate([sub, gs.subset(np.arange(5, 8))])
+    assert len(both) == 8 and np.array_equal(both.patch_radius_m, gs.patch_radius_m[:8])
+    assert np.array_equal(both.quality, gs.quality[:8]) and both.n_checked == 2 * gs.n_checked
 
 
 def test_contact_pairs_respect_the_friction_cone() -> None:
