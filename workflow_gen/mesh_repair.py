@@ -13,7 +13,8 @@ different chords. :func:`repair_mesh` undoes those in this order:
 3. split the faces into shells (connected through edges used by exactly two faces) and give each a
    consistent outward winding;
 4. fill small holes (the cracks above: loops at most ``hole_max_fraction`` of the part size across);
-5. drop open sheets that lie inside the closed shells (internal faces), and shells fully inside another;
+5. drop open sheets that lie inside the closed shells (internal faces), and shells fully inside another
+   (unless wound against it, as the surface of a cavity is: the cavity is kept);
 6. unite the remaining closed shells with manifold3d, so overlapping bodies become one outer surface.
 
 Everything happens in the mesh's own frame, in its own unit (metres in flexcell). A mesh that still is
@@ -350,10 +351,16 @@ def _clean(v: np.ndarray, f: np.ndarray, tol: float, c: _Counts) -> tuple[np.nda
     return v, f
 
 
-def _closed_shells(v: np.ndarray, f: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Split faces (F, 3) into closed shells, each wound outward, and open or non-manifold sheets."""
+def _closed_shells(v: np.ndarray, f: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], list[int]]:
+    """Split faces (F, 3) into closed shells, each wound outward, and open or non-manifold sheets.
+
+    Returns (shells, sheets, drawn): ``drawn`` is +1 for a shell that came wound outward, -1 for one
+    that came wound inward (a cavity's surface, or an inverted export) and 0 when its winding was not
+    consistent, so that how it was drawn says nothing.
+    """
     closed: list[np.ndarray] = []
     sheets: list[np.ndarray] = []
+    drawn: list[int] = []
     for idx in _shells(v, f):
         sf = f[idx]
         n_open, n_nm = _edge_counts(sf)
@@ -361,6 +368,7 @@ def _closed_shells(v: np.ndarray, f: np.ndarray) -> tuple[list[np.ndarray], list
             sheets.append(sf)
             continue
         sub = trimesh.Trimesh(v, sf, process=False)
+        consistent = bool(sub.is_winding_consistent)
         trimesh.repair.fix_winding(sub)
         sf = np.asarray(sub.faces, dtype=np.int64)
         vol = _signed_volume(v, sf)
@@ -368,7 +376,8 @@ def _closed_shells(v: np.ndarray, f: np.ndarray) -> tuple[list[np.ndarray], list
             sf = sf[:, ::-1]
         if vol != 0:
             closed.append(sf)
-    return closed, sheets
+            drawn.append((1 if vol > 0 else -1) if consistent else 0)
+    return closed, sheets, drawn
 
 
 def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACTION) -> RepairResult:
@@ -403,6 +412,7 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
     # Bodies that share no vertex index are closed or not on their own: touching bodies then stay two
     # closed shells (united below) instead of one surface with edges of four faces.
     shells: list[tuple[np.ndarray, np.ndarray]] = []
+    drawn: list[int] = []  # how each shell came wound (see _closed_shells)
     pool: list[np.ndarray] = []
     comps = _index_components(f, len(v))
     # Only a piece without open edges (by vertex index) can be a body of its own; one B-rep face or a
@@ -414,9 +424,10 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
         pool = [f[idx] for idx in comps if len(idx) < 4 or open_face[idx].any()]
         for idx in candidates:
             cv, cf = _clean(v, f[idx], tol, c)
-            own_closed, own_sheets = _closed_shells(cv, cf)
+            own_closed, own_sheets, own_drawn = _closed_shells(cv, cf)
             if len(own_closed) == 1 and not own_sheets:
                 shells.append((cv, own_closed[0]))
+                drawn.append(own_drawn[0])
             else:
                 pool.append(f[idx])
     else:
@@ -427,8 +438,9 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
     if pool:
         pv, pf = _clean(v, np.vstack(pool), tol, c)
         pv, pf, c.holes = _fill_small_holes(pv, pf, max_hole)
-        closed, sheets = _closed_shells(pv, pf)
+        closed, sheets, pool_drawn = _closed_shells(pv, pf)
         shells += [(pv, sf) for sf in closed]
+        drawn += pool_drawn
         sheets_v = pv
     notes = c.notes(tol)
     if not shells:
@@ -464,16 +476,25 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
             )
         solids.append(m)
     vols = [s.volume() for s in solids]
-    kept: list[manifold3d.Manifold] = []
+    kept: list[int] = []
+    cavities: list[int] = []
     n_inside = 0
-    for i in np.argsort(vols)[::-1]:
+    for i in (int(j) for j in np.argsort(vols)[::-1]):
         s = solids[i]
         # Inside another: intersecting with it leaves all of its volume.
-        if any(abs((s ^ k).volume() - vols[i]) <= 1e-6 * vols[i] for k in kept):
+        container = next((k for k in kept if abs((s ^ solids[k]).volume() - vols[i]) <= 1e-6 * vols[i]), None)
+        if container is None:
+            kept.append(i)
+        elif drawn[i] * drawn[container] == -1:
+            cavities.append(i)  # wound against its container, as a void's surface is: keep the void
+        else:
             n_inside += 1
-            continue
-        kept.append(s)
-    union = manifold3d.Manifold.batch_boolean(kept, manifold3d.OpType.Add) if len(kept) > 1 else kept[0]
+    union = manifold3d.Manifold.batch_boolean([solids[k] for k in kept], manifold3d.OpType.Add)
+    if cavities:
+        union = union - manifold3d.Manifold.batch_boolean(
+            [solids[k] for k in cavities], manifold3d.OpType.Add
+        )
+        notes.append(f"{_plural(len(cavities), 'inner cavity')} kept (shells wound inward inside the solid)")
     if n_inside:
         notes.append(f"{_plural(n_inside, 'shell')} fully inside another dropped")
     if len(kept) > 1:
@@ -529,7 +550,7 @@ def split_bodies(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh]:
     tol = min(max(REL_MERGE_TOL * extent, SEAM_TOL_M), MAX_REL_MERGE_TOL * extent)
     v, f = _clean(v, f, tol, _Counts())
     v, f, _ = _fill_small_holes(v, f, HOLE_MAX_FRACTION * extent)
-    closed, sheets = _closed_shells(v, f)
+    closed, sheets, _ = _closed_shells(v, f)
     if sheets or len(closed) < 2:
         return [mesh]
     solids = [_to_manifold(*_compact(v, sf)) for sf in closed]

@@ -36,6 +36,12 @@ def _scene(path: Path) -> trimesh.Scene:
     return s
 
 
+def _concat(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
+    m = trimesh.util.concatenate(list(meshes))
+    assert isinstance(m, trimesh.Trimesh)
+    return m
+
+
 def _import(d: Path):
     return import_variant(d, load_variant(d), STROKE_M)
 
@@ -58,6 +64,20 @@ def test_overlapping_shells_duplicates_and_internal_faces_are_united_into_the_ou
     assert "1 shell fully inside another dropped" in said
     assert "2 internal faces dropped" in said
     assert "2 shells united into 1 solid" in said
+
+
+def test_a_cavity_wound_inward_is_kept_and_the_mass_is_that_of_the_hollow_part() -> None:
+    outer = box_mm((0.04, 0.04, 0.04))
+    void = box_mm((0.02, 0.02, 0.02))
+    void.invert()  # a cavity's surface faces into the void, away from the material
+    r = repair_mesh(_concat(outer, void))
+    assert r.ok, r.reason
+    assert r.notes == ["1 inner cavity kept (shells wound inward inside the solid)"]
+    assert r.mesh.volume == pytest.approx(0.04**3 - 0.02**3, rel=1e-9)
+    # Wound like its container, the inner shell is a body modelled inside another: it adds nothing.
+    void.invert()
+    r = repair_mesh(_concat(outer, void))
+    assert r.ok and r.mesh.volume == pytest.approx(0.04**3, rel=1e-9)
 
 
 def test_an_inverted_mesh_comes_out_with_outward_normals_in_the_same_frame() -> None:
