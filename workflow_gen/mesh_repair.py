@@ -109,8 +109,12 @@ def _dedupe(f: np.ndarray) -> tuple[np.ndarray, int, int]:
         return f, 0, 0
     srt = np.sort(f, axis=1)
     n = int(f.max()) + 1
-    key = (srt[:, 0] * n + srt[:, 1]) * n + srt[:, 2]  # exact below ~2 million vertices
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    if n < 2_000_000:  # one int64 key per face is exact below n**3 = 2**63
+        _, first, inv = np.unique(
+            (srt[:, 0] * n + srt[:, 1]) * n + srt[:, 2], return_index=True, return_inverse=True
+        )
+    else:
+        _, first, inv = np.unique(srt, axis=0, return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     # Winding of each face relative to its vertex set: rotate the smallest index first, compare the rest.
     mins = np.argmin(f, axis=1)
@@ -142,7 +146,8 @@ def _boundary_loops(v: np.ndarray, f: np.ndarray) -> list[np.ndarray]:
     g = coo_matrix((np.ones(len(open_e)), (open_e[:, 0], open_e[:, 1])), shape=(n, n))
     _, label = connected_components(g, directed=False)
     lab = label[open_e[:, 0]]
-    return [open_e[lab == k] for k in np.unique(lab)]
+    order = np.argsort(lab, kind="stable")
+    return np.split(open_e[order], np.flatnonzero(np.diff(lab[order])) + 1)
 
 
 def _loop_span(v: np.ndarray, loop: np.ndarray) -> float:
@@ -162,7 +167,12 @@ def _fill_small_holes(v: np.ndarray, f: np.ndarray, max_span: float) -> tuple[np
     new_f = [f]
     n = len(v)
     filled = 0
-    for loop in _boundary_loops(v, f):
+    loops = _boundary_loops(v, f)
+    if len(loops) > max(8, len(f) // 20):
+        # Holes everywhere: a soup whose seams are wider than the merge tolerance, not cracks. Filling
+        # would close every face on itself; leave it open so that the reason says so.
+        return v, f, 0
+    for loop in loops:
         if len(loop) < 3 or _loop_span(v, loop) > max_span:
             continue
         new_v.append(v[np.unique(loop)].mean(axis=0)[None, :])
@@ -374,7 +384,8 @@ def _closed_shells(v: np.ndarray, f: np.ndarray) -> tuple[list[np.ndarray], list
         vol = _signed_volume(v, sf)
         if vol < 0:
             sf = sf[:, ::-1]
-        if vol != 0:
+        size = float(np.max(np.ptp(v[sf.reshape(-1)], axis=0)))
+        if abs(vol) > 1e-6 * size**3:  # not a flat pillow (a face closed on itself)
             closed.append(sf)
             drawn.append((1 if vol > 0 else -1) if consistent else 0)
     return closed, sheets, drawn
@@ -444,7 +455,7 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
         sheets_v = pv
     notes = c.notes(tol)
     if not shells:
-        return _failure(sheets_v, np.vstack(sheets), notes, max_hole)
+        return _failure(sheets_v, np.vstack(sheets), notes, max_hole, tol)
 
     # Open sheets whose both sides are inside the closed shells are internal faces.
     if sheets:
@@ -453,7 +464,7 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
             pick = cent[np.linspace(0, len(cent) - 1, min(len(cent), 16)).astype(int)]
             w = sum(_winding_number(pick, sv, sf_) for sv, sf_ in shells)
             if np.any(w < 0.5):
-                fail = _failure(sheets_v, np.vstack(sheets), notes, max_hole)
+                fail = _failure(sheets_v, np.vstack(sheets), notes, max_hole, tol)
                 fail.reason += " (outside the closed shells)"
                 return fail
         notes.append(f"{_plural(sum(len(s) for s in sheets), 'internal face')} dropped")
@@ -502,12 +513,17 @@ def repair_mesh(mesh: trimesh.Trimesh, hole_max_fraction: float = HOLE_MAX_FRACT
     return RepairResult(_from_manifold(union), notes)
 
 
-def _failure(v: np.ndarray, f: np.ndarray, notes: list[str], filled_up_to: float) -> RepairResult:
+def _failure(v: np.ndarray, f: np.ndarray, notes: list[str], filled_up_to: float, tol: float) -> RepairResult:
     """``ok=False`` with what is wrong: open edges (and the largest gap) or edges of more than two faces."""
     n_open, n_nm = _edge_counts(f)
     parts = []
-    if n_open:
-        loops = _boundary_loops(v, f)
+    loops = _boundary_loops(v, f) if n_open else []
+    if len(loops) > max(8, len(f) // 20):
+        parts.append(
+            f"open surface: {n_open} open edges in {len(loops)} holes, its faces hardly meet (a triangle soup "
+            f"whose seams are wider than the {_mm(tol)} merge tolerance, or a surface model)"
+        )
+    elif n_open:
         spans = [_loop_span(v, lp) for lp in loops]
         parts.append(
             f"open surface: {n_open} open edges in {_plural(len(loops), 'hole')} after hole filling "

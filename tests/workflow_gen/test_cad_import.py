@@ -120,6 +120,15 @@ def test_a_small_crack_is_filled_and_a_real_opening_is_reported_with_its_size() 
     assert "(0 open edges)" not in r.reason
 
 
+def test_a_soup_whose_seams_are_wider_than_the_tolerance_is_not_closed_face_by_face() -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.02)
+    soup = per_face_soup(sphere, jitter=1e-4)  # 0.1 mm seams: ten times the merge tolerance
+    r = repair_mesh(soup)
+    assert not r.ok
+    assert "its faces hardly meet" in r.reason and "0.01 mm merge tolerance" in r.reason
+    assert not any("small hole" in n for n in r.notes)  # not "repaired" by closing every face on itself
+
+
 def test_touching_bodies_in_one_merged_soup_are_separated_at_their_shared_edges_and_united() -> None:
     # Two boxes sharing a face, written as one soup with merged vertices (a STEP part's faces once their
     # seams are merged, or an STL of a multi-body part): the shared outline's edges have four faces.
