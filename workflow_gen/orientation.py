@@ -163,6 +163,11 @@ def _stance(label: str, R: np.ndarray, parts: list[_Part], tol_m: float) -> _Sta
 
 
 def _score(s: _Stance, size_m: float, max_face_m2: float) -> float:
+    """Higher is better: stable (50), on a base plate (20), low COM (15), contact (10), tipping angle (5).
+
+    ``size_m`` (the product's diagonal) and ``max_face_m2`` (its largest box face) are the same for all
+    six stances, so the scores compare; +z and +y get 2 and 1 so that ties go to the drawing's own up.
+    """
     score = 0.0
     if s.stable:
         score += 50.0
