@@ -25,7 +25,14 @@ from workflow_gen.part_context import PartContext, PartPlan
 from workflow_gen.phases import Phase, ReasonKind
 from workflow_gen.stages.context import Impossible, Leg, PartOutcome, RobotTask, WorkerTask
 from workflow_gen.stages.core import Failure, Scene, Solution, State, first_solution
-from workflow_gen.stages.pick_place import leg_grasps, no_leg_grasp, pick_place, plan_leg_chain, regrasp
+from workflow_gen.stages.pick_and_place import (
+    insertion_length_m,
+    leg_grasps,
+    no_leg_grasp,
+    pick_place,
+    plan_leg_chain,
+    regrasp,
+)
 
 GRASPS_TRIED = 12
 HOME_TOL_RAD = 1e-4  # the robot counts as parked at home within this (joint-wise)
@@ -74,6 +81,9 @@ def make_leg(
     """The feeder-to-product leg of a part with the grasps fit for both ends."""
     assert ctx.T_world_start is not None and ctx.T_world_target is not None
     plan = cell.spec.planning
+    counts: dict[str, int] = {}
+    d = np.asarray(ctx.insert_dir, float)
+    insert_m = insertion_length_m(ctx.geom.mesh, ctx.T_world_target[:3, :3], d, plan.approach_distance_m)
     fit = leg_grasps(
         grasps,
         gripper,
@@ -85,6 +95,8 @@ def make_leg(
         plan.approach_distance_m,
         built_world,
         neighbours_world=neighbours_world,
+        counts=counts,
+        insert_m=insert_m,
     )
     return Leg(
         part=ctx.name,
@@ -98,7 +110,8 @@ def make_leg(
         retreat_m=plan.retreat_distance_m,
         gripper_speed_m_s=gripper.max_speed_m_s,
         touches_at_place=ctx.supports,
-        no_grasp=None if len(fit) else no_leg_grasp(grasps, fit, gripper, "the pick and the place"),
+        no_grasp=None if len(fit) else no_leg_grasp(grasps, gripper, counts),
+        insert_m=insert_m,
     )
 
 

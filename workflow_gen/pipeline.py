@@ -18,6 +18,7 @@ Stages, each its own module, each timed, each returning new data (nothing shared
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 import time
@@ -31,6 +32,7 @@ import numpy as np
 from cell_config import Cell, load_cell
 from motion.trajectory import JointTrajectory
 from workflow_gen.cad_import import PartGeometry, import_parts
+from workflow_gen.features import FastenerKind, pair_fasteners, recognise_fastener
 from workflow_gen.feeding import FeederLayout
 from workflow_gen.fingerprint import inputs_fingerprint
 from workflow_gen.grasps import GraspSet, GripperGeometry, synthesize_grasps
@@ -121,10 +123,56 @@ def _import_blocker(g: PartGeometry) -> Failure | None:
     return Failure(ReasonKind(kind), g.issue, "import")
 
 
+@dataclass(frozen=True)
+class Sequence:
+    """What sequencing found (directions in the fixture frame for assemblies, the world for kits)."""
+
+    order: list[str]
+    insert_dir: dict[str, np.ndarray]
+    supports: dict[str, tuple[str, ...]]
+    blocked: dict[str, Failure]
+    fasteners: dict[str, str]
+    fastened_with: dict[str, str]
+
+
+# A part whose name says what else it is is not taken for a fastener by its shape (a pin with a knob looks
+# like a screw to the shape test).
+NOT_FASTENER_WORDS = (
+    "pin",
+    "dowel",
+    "shaft",
+    "rod",
+    "axle",
+    "bush",
+    "sleeve",
+    "spacer",
+    "knob",
+    "plug",
+    "cap",
+)
+
+
+def _fasteners(geoms: list[PartGeometry], spec: VariantSpec) -> dict[str, FastenerKind]:
+    """Fastener kind of each part: the variant's word when it gives one, else names and shapes."""
+    ov = spec.overrides()
+    out: dict[str, FastenerKind] = {}
+    for g in geoms:
+        said = ov[g.name].fastener if g.name in ov else None
+        words = re.split(r"[^a-z]+", g.name.lower())
+        if said == "none" or (said is None and any(w.startswith(NOT_FASTENER_WORDS) for w in words if w)):
+            continue
+        kind = (
+            FastenerKind(said) if said else recognise_fastener(getattr(g, "cad_name", "") or g.name, g.mesh)
+        )
+        if kind is not None:
+            out[g.name] = kind
+    return out
+
+
 def _sequence(
     geoms: list[PartGeometry], tg: dict[str, Target], spec: VariantSpec, start_xyz: np.ndarray
-) -> tuple[list[str], dict[str, np.ndarray], dict[str, tuple[str, ...]], dict[str, Failure]]:
-    """(order, insert_dir, supports, blocked) of the parts with a target (world frame directions)."""
+) -> Sequence:
+    """Insertion order, directions, supports and blocked parts of the parts with a target."""
     if spec.kind == "assembly":
         meshes = {}
         for g in geoms:
@@ -133,19 +181,25 @@ def _sequence(
                 m = g.mesh.copy()
                 m.apply_transform(g.T_fixture_part)
                 meshes[g.name] = m
-        ao = assembly_order(meshes)
-        kinds = getattr(ao, "blocked_kind", {})
+        kinds = _fasteners([g for g in geoms if g.name in tg], spec)
+        pairs = pair_fasteners(meshes, kinds)
+        ao = assembly_order(meshes, threaded_on=pairs)
         blocked = {
-            n: Failure(ReasonKind(kinds.get(n, "unsupported")), why, "sequence")
+            n: Failure(ReasonKind(ao.blocked_kind.get(n, "unsupported")), why, "sequence")
             for n, why in ao.blocked.items()
         }
-        dirs = {n: np.asarray(d, float) for n, d in getattr(ao, "insert_dir", {}).items()}
-        supports = {n: tuple(sorted(s)) for n, s in ao.supports.items()}
-        return list(ao.order), dirs, supports, blocked
+        return Sequence(
+            order=list(ao.order),
+            insert_dir={n: np.asarray(d, float) for n, d in ao.insert_dir.items()},
+            supports={n: tuple(sorted(s)) for n, s in ao.supports.items()},
+            blocked=blocked,
+            fasteners={n: k.value for n, k in kinds.items()},
+            fastened_with=pairs,
+        )
     jobs = {
         g.name: (np.asarray(tg[g.name].T_world_target[:3, 3]), np.zeros(3)) for g in geoms if g.name in tg
     }
-    return kit_order(jobs, start_xyz), {}, {}, {}
+    return Sequence(kit_order(jobs, start_xyz), {}, {}, {}, {}, {})
 
 
 def _grasps(
@@ -251,7 +305,8 @@ def plan_variant(
     planner = MotionPlanner(cell_obj, seed=seed + 1)
     home = np.asarray(planner.home, dtype=float)
     t = timed("sequence", vdir.name)
-    order, dirs, supports, seq_blocked = _sequence(geoms, tg, spec, planner.fk(home)[:3, 3])
+    seq = _sequence(geoms, tg, spec, planner.fk(home)[:3, 3])
+    order = seq.order
     timings["sequence"] = time.perf_counter() - t
 
     t = timed("feeding", vdir.name)
@@ -263,7 +318,7 @@ def plan_variant(
     contexts: list[PartContext] = []
     R_fix = cell_obj.T_world_station(spec.fixture)[:3, :3] if spec.kind == "assembly" else np.eye(3)
     for g in geoms:
-        blocked = _import_blocker(g) or seq_blocked.get(g.name)
+        blocked = _import_blocker(g) or seq.blocked.get(g.name)
         target = tg.get(g.name)
         fp = feed.placed.get(g.name)
         if blocked is None and target is not None and target.overlap:
@@ -290,8 +345,10 @@ def plan_variant(
                 target_label=target.label if target else "",
                 target_station=target.station if target else "",
                 target_surface_z_m=target.surface_z_m if target else 0.0,
-                insert_dir=R_fix @ dirs[g.name] if g.name in dirs else FROM_ABOVE.copy(),
-                supports=supports.get(g.name, ()),
+                insert_dir=R_fix @ seq.insert_dir[g.name] if g.name in seq.insert_dir else FROM_ABOVE.copy(),
+                supports=seq.supports.get(g.name, ()),
+                fastener=seq.fasteners.get(g.name),
+                fastened_with=seq.fastened_with.get(g.name),
                 blocked=blocked,
                 grasps=grasps,
                 grasp_time_s=dt_s,
@@ -301,7 +358,10 @@ def plan_variant(
     timings["grasps"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    tp = plan_tasks(contexts, order, planner, cell_obj, gripper, home, say, spec.kind)
+    torques = {n: o.torque_nm for n, o in spec.overrides().items() if o.torque_nm}
+    tp = plan_tasks(
+        contexts, order, planner, cell_obj, gripper, home, say, spec.kind, spec.fastening_tool, torques
+    )
     timings["motions"] = time.perf_counter() - t
 
     plans = [tp.parts[g.name] for g in geoms]

@@ -9,6 +9,8 @@ import trimesh
 
 # A part is laid in a slot this far above the surface so that a simulator starts it without penetration.
 REST_GAP_M = 1e-4
+# A stable pose within this angle of the target orientation is preferred when none matches it exactly.
+NEAR_TARGET_RAD = np.radians(35.0)
 
 
 @dataclass
@@ -79,6 +81,21 @@ def resting_poses(
                 rp.matches_target = True
                 rp.T_slot_part = _settle(mesh, R_target_part)
     out.sort(key=lambda r: (not r.matches_target, -r.probability))
+    if R_target_part is not None and out and not out[0].matches_target:
+        # No stable pose is the target orientation exactly (a faceted rod rolls onto a facet): take the
+        # likely pose nearest to it, so that a grasp from above in the feeder stays nearly above at the place.
+        down_target = R_target_part.T @ np.array([0.0, 0.0, -1.0])
+
+        def angle(rp: RestingPose) -> float:
+            down = rp.T_slot_part[:3, :3].T @ np.array([0.0, 0.0, -1.0])
+            return float(np.arccos(np.clip(down @ down_target, -1, 1)))
+
+        # Likely: 2 %, or half the likeliest pose's chance when the chances are spread (a rod's many facets).
+        likely = min(0.02, 0.5 * max(rp.probability for rp in out))
+        near = [i for i, rp in enumerate(out) if rp.probability >= likely and angle(rp) < NEAR_TARGET_RAD]
+        if near:
+            best = min(near, key=lambda i: angle(out[i]))
+            out.insert(0, out.pop(best))
     if not out:  # degenerate mesh: lay it as modelled
         out = [RestingPose(_settle(mesh, np.eye(3)), 1.0)]
     return out

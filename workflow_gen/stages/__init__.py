@@ -13,7 +13,7 @@ from workflow_gen.stages.core import (
     State,
     first_solution,
 )
-from workflow_gen.stages.pick_place import leg_grasps, pick_place, regrasp
+from workflow_gen.stages.pick_and_place import leg_grasps, pick_place, regrasp
 
 __all__ = [
     "Alternatives",

@@ -33,6 +33,8 @@ class Leg:
     grasps : candidate grasps (part frame), best first, already fit for both ends of this leg
     no_grasp : why ``grasps`` is empty (``None`` when it is not)
     tag : suffix of the step names of this leg (``""``, or ``"_2"`` for the second leg of a regrasp)
+    insert_m : length of the straight insertion line (``None``: ``approach_m``); a part that slides
+        sideways through holes starts the line clear of them
     """
 
     part: str
@@ -49,6 +51,11 @@ class Leg:
     no_grasp: Failure | None = None
     tag: str = ""
     lift_dir: np.ndarray = field(default_factory=lambda: UP.copy())
+    insert_m: float | None = None
+
+    @property
+    def insert_length_m(self) -> float:
+        return self.approach_m if self.insert_m is None else self.insert_m
 
     @property
     def allowed_at_pick(self) -> tuple[str, ...]:

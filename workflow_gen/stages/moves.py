@@ -33,6 +33,14 @@ from workflow_gen.stages.core import Failure, Outcome, PlannedStep, Scene, Solut
 
 GRIPPER_SETTLE_S = 0.2
 SQUEEZE_M = 0.004  # the close command goes this far below the contact width so the jaws press
+# At the place the jaws open only this much wider than the part: enough to let go, narrow enough to leave
+# a pocket or a neighbour untouched (the full pre-grasp opening is for the approach at the pick).
+RELEASE_GAP_M = 0.006
+
+
+def release_width_m(contact_m: np.ndarray | float, pregrasp_m: np.ndarray | float) -> np.ndarray:
+    """Jaw opening after the release: the part's width plus :data:`RELEASE_GAP_M`, at most the pre-grasp."""
+    return np.minimum(np.asarray(contact_m, float) + RELEASE_GAP_M, np.asarray(pregrasp_m, float))
 
 
 def shifted(T: np.ndarray, d_m: np.ndarray) -> np.ndarray:
@@ -53,7 +61,7 @@ def grasp_poses(leg: Leg, gi: int) -> dict[str, np.ndarray]:
         "pre_pick": shifted(T_pick, -leg.approach_m * T_pick[:3, 2]),
         "lift": shifted(T_pick, leg.retreat_m * leg.lift_dir),
         "place": T_place,
-        "pre_insert": shifted(T_place, -leg.approach_m * d),
+        "pre_insert": shifted(T_place, -leg.insert_length_m * d),
         "retreat": shifted(T_place, -leg.retreat_m * T_place[:3, 2]),
     }
 
@@ -94,7 +102,9 @@ class GenerateGrasps(Stage):
             q_pre_insert = planner.ik(poses["pre_insert"], reference=q_pre_pick)
             if q_pre_insert is None:
                 yield Failure(
-                    ReasonKind.UNREACHABLE, "no collision-free IK above the place pose (the start of the insertion)", self.name
+                    ReasonKind.UNREACHABLE,
+                    "no collision-free IK above the place pose (the start of the insertion)",
+                    self.name,
                 )
                 continue
             hints = {**sol.state.hints, "q_pre_pick": q_pre_pick, "q_pre_insert": q_pre_insert}
@@ -208,13 +218,13 @@ class CloseJaws(Stage):
 
 
 class ReleaseJaws(Stage):
-    """Gripper: open to the pre-grasp width; the part is at the leg's end pose from now on."""
+    """Gripper: open a little (:func:`release_width_m`); the part is at the leg's end pose from now on."""
 
     def expand(self, leg: Leg, sol: Solution, scene: Scene) -> Iterator[Outcome]:
         st = sol.state
         assert st.grasp is not None
         width = float(leg.grasps.contact_width_m[st.grasp])
-        pre = float(leg.grasps.pregrasp_width_m[st.grasp])
+        pre = float(release_width_m(width, leg.grasps.pregrasp_width_m[st.grasp]))
         step = _gripper_step(
             self.name,
             Phase.RELEASE,

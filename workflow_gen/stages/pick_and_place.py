@@ -31,9 +31,10 @@ from workflow_gen.stages.moves import (
     ReleaseJaws,
     Retreat,
     Transit,
+    release_width_m,
 )
 
-FINGERTIP_CLEARANCE_M = 0.002
+FINGERTIP_CLEARANCE_M = 0.001
 # The tool may point at most this far upwards (tool z . world up): a gripper does not reach in from below.
 MAX_TOOL_UP = 0.26  # about 15 deg above horizontal
 SWEEP_SAMPLES = 5  # positions checked along the insertion line
@@ -100,6 +101,8 @@ def leg_grasps(
     built_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
     max_keep: int = MAX_LEG_GRASPS,
     neighbours_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
+    counts: dict[str, int] | None = None,
+    insert_m: float | None = None,
 ) -> GraspSet:
     """The grasps of ``grasps`` fit for a leg, ranked: clean top-down picks and pushes along the axis first.
 
@@ -112,7 +115,13 @@ def leg_grasps(
         swept back along the insertion line by ``approach_m``, must not touch them
     neighbours_world : meshes of the other parts lying in the feeder (world frame): the open fingers and the
         palm, swept back along the tool axis by ``approach_m``, must not touch them at the pick
+    counts : filled (when given) with how many grasps passed each check: ``total``, ``surfaces`` (tool not
+        from below, fingertips above both surfaces), ``built`` (fingers clear of the built parts) and
+        ``neighbours`` (clear of the parts waiting in the feeder)
+    insert_m : length of the insertion line (default ``approach_m``)
     """
+    counts = counts if counts is not None else {}
+    counts["total"] = len(grasps)
     if len(grasps) == 0:
         return grasps
     d = np.asarray(insert_dir, float) / np.linalg.norm(insert_dir)
@@ -132,12 +141,20 @@ def leg_grasps(
     rank = grasps.score - 0.5 * (z_tool["from"] @ UP) + 0.5 * (z_tool["to"] @ d)
     idx = np.flatnonzero(keep)
     idx = idx[np.argsort(-rank[idx], kind="stable")]
+    counts["surfaces"] = len(idx)
     if len(built_world) and len(idx):
-        idx = idx[_fingers_clear(grasps.subset(idx), gripper, T_world_to, d, approach_m, built_world)]
+        sub = grasps.subset(idx)
+        opening = release_width_m(sub.contact_width_m, sub.pregrasp_width_m)
+        line_m = approach_m if insert_m is None else insert_m
+        idx = idx[_fingers_clear(sub, gripper, T_world_to, d, line_m, built_world, opening)]
+    counts["built"] = len(idx)
     if len(neighbours_world) and len(idx):
-        idx = idx[
-            _fingers_clear(grasps.subset(idx), gripper, T_world_from, None, approach_m, neighbours_world)
-        ]
+        sub = grasps.subset(idx)
+        clear = _fingers_clear(
+            sub, gripper, T_world_from, None, approach_m, neighbours_world, sub.pregrasp_width_m
+        )
+        idx = idx[clear]
+    counts["neighbours"] = len(idx)
     return grasps.subset(idx[:max_keep])
 
 
@@ -148,12 +165,13 @@ def _fingers_clear(
     d: np.ndarray | None,
     approach_m: float,
     built_world: list[trimesh.Trimesh],
+    opening_m: np.ndarray,
     clearance_m: float = 0.001,
 ) -> np.ndarray:
     """``(M,) bool``: the open fingers and palm, swept from ``approach_m`` back to the pose, miss the meshes.
 
     The sweep runs along ``d (3,)`` (the insertion line) or, when ``d`` is None, along each tool's own
-    approach axis (a pick).
+    approach axis (a pick); ``opening_m (M,)`` is the jaw opening of each grasp meanwhile.
     """
     target_c = T_world_to[:3, 3]
     reach = 0.25  # only points this close to the place can be touched by the gripper
@@ -172,11 +190,27 @@ def _fingers_clear(
         R, t = T[:, :3, :3], T[:, :3, 3] - s * back
         local = np.matmul(pts[None, :, :], R) - np.matmul(t[:, None, :], R)  # (M, P, 3) in the TCP frames
         ax, ay, z = np.abs(local[..., 0]), np.abs(local[..., 1]), local[..., 2]
-        o = grasps.pregrasp_width_m[:, None] / 2
+        o = np.asarray(opening_m, float)[:, None] / 2
         finger = (ax < hw + c) & (z > z0 - c) & (z < z1 + c) & (ay > o - c) & (ay < o + t_f + c)
         palm = (ax < px / 2 + c) & (ay < py / 2 + c) & (z < z0 + c) & (z > z0 - pz - c)
         ok &= ~np.any(finger | palm, axis=1)
     return ok
+
+
+def insertion_length_m(
+    mesh: trimesh.Trimesh, R_world_part: np.ndarray, d: np.ndarray, approach_m: float
+) -> float:
+    """How far back along ``d`` an insertion starts: the approach distance, or for a part going in sideways
+    (through holes, along a slot) its own length along ``d`` plus 1 cm, so that it starts clear of them."""
+    if d[2] < -0.9:
+        return approach_m  # from above: the approach distance clears what it goes into
+    along = (
+        trimesh.transform_points(
+            mesh.convex_hull.vertices, np.vstack([np.c_[R_world_part, np.zeros(3)], [0, 0, 0, 1]])
+        )
+        @ d
+    )
+    return max(approach_m, float(np.ptp(along)) + 0.01)
 
 
 def _near(mesh: trimesh.Trimesh, c: np.ndarray, r: float) -> bool:
@@ -184,19 +218,30 @@ def _near(mesh: trimesh.Trimesh, c: np.ndarray, r: float) -> bool:
     return bool(np.all(c > lo - r) and np.all(c < hi + r))
 
 
-def no_leg_grasp(grasps: GraspSet, leg_set: GraspSet, gripper: GripperGeometry, what: str) -> Failure:
-    """The failure to report when a leg has no grasp: none at all, or none fit for this leg."""
+def no_leg_grasp(grasps: GraspSet, gripper: GripperGeometry, counts: dict[str, int]) -> Failure:
+    """The failure to report when a leg has no grasp, naming the check that removed the last ones."""
+    stroke = f"{gripper.stroke_m * 1000:.0f} mm stroke"
     if len(grasps) == 0:
         return Failure(
             ReasonKind.NO_GRASP,
-            f"no collision-free antipodal grasp within the {gripper.stroke_m * 1000:.0f} mm stroke "
+            f"no collision-free antipodal grasp within the {stroke} "
             f"(friction {gripper.friction:g}, {grasps.n_pairs} contact pairs found)",
             "grasps",
         )
-    return Failure(
-        ReasonKind.NO_GRASP,
-        f"none of its {len(grasps)} grasps within the {gripper.stroke_m * 1000:.0f} mm stroke works at both "
-        f"{what} (the tool never comes from below, the "
-        "fingertips stay above the surfaces, the fingers stay clear of the parts already built)",
-        "grasps",
-    )
+    n = len(grasps)
+    if counts.get("surfaces", 0) == 0:
+        why = (
+            "each would come from below or put a fingertip into the surface it rests on at the pick or at "
+            "the place"
+        )
+    elif counts.get("built", 0) == 0:
+        why = (
+            f"{counts['surfaces']} fit both surfaces, but on the way in the fingers or the palm would touch "
+            "the parts already built"
+        )
+    else:
+        why = (
+            f"{counts['built']} clear the product, but at the pick the open fingers or the palm would touch "
+            "the parts lying next to it in the feeder"
+        )
+    return Failure(ReasonKind.NO_GRASP, f"none of its {n} grasps within the {stroke} works: {why}", "grasps")
