@@ -373,7 +373,7 @@ def _part_points(mesh: trimesh.Trimesh, seed: int) -> tuple[np.ndarray, float]:
     """
     n_pts = int(np.clip(mesh.area / 0.0035**2, 250, 900))
     dense = trimesh.sample.sample_surface(mesh, 4 * n_pts, seed=seed + 1)[0]
-    cell = np.sqrt(mesh.area / n_pts) * 0.8  # a surface crosses ~1.5 cells per cell area
+    cell = 1.2 * np.sqrt(mesh.area / n_pts)  # a surface crosses ~1.5 cells per cell area
     _, first = np.unique(np.floor(dense / cell).astype(np.int64), axis=0, return_index=True)
     samples = dense[np.sort(first)]
     v = np.asarray(mesh.vertices)
@@ -480,14 +480,17 @@ def synthesize_grasps(
     px, py, _ = gripper.palm_size_m
     z0, z1 = gripper.finger_z_range_m
     AY = np.abs(Y)
-    slab_y = (AY > o - c) & (AY < o + t_f + c)  # where the open fingers are, across the axis
-    palm_y = AY < py / 2 + c
+    # Between points the surface can rise up to about half their spacing: every finger box is grown by
+    # that much (e), so a steep wall just beyond a pad's edge or the fingertip is not missed.
+    e = min(0.5 * float(np.sqrt(area_per_pt)), 0.0025)
+    slab_y = (AY > o - c - e) & (AY < o + t_f + c + e)  # where the open fingers are, across the axis
+    palm_y = AY < py / 2 + c + e
     neg_inf = f32(-np.inf)
     YP = np.where(Y < o, Y, neg_inf)  # what the +y pad can meet when closing from the open position
     YN = np.where(Y > -o, -Y, neg_inf)  # the same for the -y pad (mirrored)
     del AY
     d_cap = hp - 0.00025
-    edge_tol = _EDGE_MARGIN_M * mu + 3e-4
+    edge_tol = (_EDGE_MARGIN_M + e) * mu + 3e-4
 
     # Approach slots: the ring, then the given directions projected onto each pair's approach plane.
     slots: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -522,11 +525,11 @@ def synthesize_grasps(
             Z = cs * Ur + sn * Vr
             ax = np.abs(X)
             # Open fingers and palm, swept along the approach: the least depth at which they stay clear.
-            fs = (ax < hw + c) & slab_y[rows]
+            fs = (ax < hw + c + e) & slab_y[rows]
             zmin_f = np.where(fs, Z, f32(np.inf)).min(axis=1)
-            ps = (ax < px / 2 + c) & palm_y[rows]
+            ps = (ax < px / 2 + c + e) & palm_y[rows]
             zmin_p = np.where(ps, Z, f32(np.inf)).min(axis=1)
-            d_lo = np.maximum.reduce([z1 + c - zmin_f, z0 + c - zmin_p, np.zeros(len(rows))])
+            d_lo = np.maximum.reduce([z1 + c + e - zmin_f, z0 + c + e - zmin_p, np.zeros(len(rows))])
             d_flush = z1 + TIP_CLEARANCE_M - Z.max(axis=1)
             d_hi = np.clip(np.maximum(d_flush, d_lo + 0.011), d_lo, d_cap)
             feas = np.flatnonzero(d_lo <= d_cap)
@@ -537,7 +540,7 @@ def synthesize_grasps(
                 d_lo, d_hi = d_lo[feas], d_hi[feas]
                 cs, sn = cs[feas], sn[feas]
             YPr, YNr = YP[rows], YN[rows]
-            xs, xi = ax < hw, ax < hw - _EDGE_MARGIN_M
+            xs, xi = ax < hw + e, ax < hw - _EDGE_MARGIN_M
             depth_cols = [(d_lo, np.ones(len(rows), dtype=bool)), (d_hi, d_hi - d_lo > 0.002)]
             if np.any(d_hi - d_lo > 0.006):
                 depth_cols.append((0.5 * (d_lo + d_hi), d_hi - d_lo > 0.006))
@@ -545,8 +548,8 @@ def synthesize_grasps(
                 n_checked += int(use.sum())
                 zt = Z + d.astype(f32)[:, None]
                 in_pad = zt > -hp
-                pw = xs & (zt < z1) & in_pad
-                bw = xs & (zt > z0) & ~in_pad
+                pw = xs & (zt < z1 + e) & in_pad
+                bw = xs & (zt > z0 - e) & ~in_pad
                 iw = xi & (zt < hp - _EDGE_MARGIN_M) & (zt > _EDGE_MARGIN_M - hp)
                 ok = use.copy()
                 ext = []
@@ -564,11 +567,17 @@ def synthesize_grasps(
                 sel = np.flatnonzero(ok)
                 if len(sel) == 0:
                     continue
-                pwk, Xs, Zs = pw[sel], X[sel], Z[sel]
+                Xs, Zs = X[sel], Z[sel]
+                # The patch: points on the pad plane, on the pad itself where any (else in the grown band).
+                zs = zt[sel]
+                pwk = pw[sel]
+                strict = pwk & (np.abs(Xs) < hw) & (zs < z1)
                 R2s = Xs * Xs + Zs * Zs
                 cen_l, rho_l, cnt_l = [], [], []
                 for Ys, top in ((YPr, ext[0]), (YNr, ext[1])):
-                    patch = (pwk & (Ys[sel] >= top[sel, None] - _SNAP_TOL_M)).astype(f32)
+                    touch = Ys[sel] >= top[sel, None] - _SNAP_TOL_M
+                    on_pad = strict & touch
+                    patch = np.where(on_pad.any(axis=1, keepdims=True), on_pad, pwk & touch).astype(f32)
                     n_in = patch.sum(axis=1, dtype=float)
                     sx = np.einsum("ij,ij->i", patch, Xs, dtype=float) / n_in
                     sz = np.einsum("ij,ij->i", patch, Zs, dtype=float) / n_in
