@@ -14,6 +14,7 @@ table), attached-object-vs-robot (minus the gripper and the flange link) and att
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,16 +137,17 @@ class _Fast:
 
     ``plain_*`` check the pairs without a multi-piece object (the same shapes as in the fine world), so
     a hit there is a collision; ``gate_*`` check the bounding hulls of the multi-piece objects, and only
-    a hit there sends the check to the pieces (the fine :class:`_Built`). Without multi-piece objects the
-    fine world is this world and ``coarse_model`` is None.
+    a hit there sends the check to the pieces (the fine :class:`_Built`). Each has only the objects its
+    pairs need (fewer geometries to place per check). Without multi-piece objects the fine world is this
+    world and ``models`` is empty.
     """
 
     plain_padded: Any
     plain_exact: Any
-    coarse_model: pin.GeometryModel | None = None
     gate_padded: Any = None
     gate_exact: Any = None
-    obj_index: dict[str, list[int]] = field(default_factory=dict)
+    # (geometry model, object -> its geometry) of the plain and the gate world, for moving objects.
+    models: list[tuple[pin.GeometryModel, dict[str, list[int]]]] = field(default_factory=list)
     datas: list[tuple[pin.GeometryData, list[tuple[str, str]], list[bool]]] = field(default_factory=list)
 
 
@@ -245,8 +247,13 @@ class CollisionWorld:
                 self._always_self.add((a, c))  # "Default": touching at home (e.g. overlapping shells)
         self._rebuild()
 
-    def _assemble(self, per_piece: bool, check_all: bool) -> _Assembly:
-        """Geometry model of the robot and the objects (every piece, or one geometry each) and its pairs."""
+    def _assemble(
+        self, per_piece: bool, check_all: bool, only: Callable[[WorldObject], bool] | None = None
+    ) -> _Assembly:
+        """Geometry model of the robot and the objects (every piece, or one geometry each) and its pairs.
+
+        ``only`` keeps the objects it accepts (all by default).
+        """
         robot = self.robot
         gm = pin.GeometryModel()
         labels: list[str] = []
@@ -260,6 +267,8 @@ class CollisionWorld:
         M_joint_tcp = robot.model.frames[robot.tcp_frame].placement
         obj_index: dict[str, list[int]] = {}
         for o in self.objects.values():
+            if only is not None and not only(o):
+                continue
             obj_index[o.name] = []
             shapes = o.pieces if per_piece else [o.geometry]
             for i, shape in enumerate(shapes):
@@ -335,15 +344,24 @@ class CollisionWorld:
             b = self._build_fine()
             self._fast = _Fast(b.padded_mgr, b.exact_mgr)
             return
-        coarse = self._assemble(per_piece=False, check_all=check_all)
-        plain = [not m for m in coarse.multi]
-        cp, ce, names = self._datas(coarse, plain)
-        gp, ge, _ = self._datas(coarse, coarse.multi)
-        model, gm, mgr = self.robot.model, coarse.geom_model, pin.BroadPhaseManager_NaiveCollisionManager
-        self._fast = _Fast(mgr(model, gm, cp), mgr(model, gm, ce), gm, mgr(model, gm, gp), mgr(model, gm, ge))
-        self._fast.obj_index = coarse.obj_index
-        self._fast.datas = [(cp, names, plain), (ce, names, plain), (gp, names, coarse.multi)]
-        self._fast.datas.append((ge, names, coarse.multi))
+        # Plain: the single-piece objects. Gate: the multi-piece ones and the held ones (what can hit them),
+        # and all when a multi-piece one is held.
+        multi_held = any(len(o.pieces) > 1 and o.attached for o in self.objects.values())
+        plain = self._assemble(False, check_all, lambda o: len(o.pieces) == 1)
+        gate = self._assemble(False, check_all, lambda o: multi_held or o.attached or len(o.pieces) > 1)
+        plain_role = [not m for m in plain.multi]
+        pp, pe, pnames = self._datas(plain, plain_role)
+        gp, ge, gnames = self._datas(gate, gate.multi)
+        model, mgr = self.robot.model, pin.BroadPhaseManager_NaiveCollisionManager
+        self._fast = _Fast(
+            mgr(model, plain.geom_model, pp),
+            mgr(model, plain.geom_model, pe),
+            mgr(model, gate.geom_model, gp),
+            mgr(model, gate.geom_model, ge),
+        )
+        self._fast.models = [(plain.geom_model, plain.obj_index), (gate.geom_model, gate.obj_index)]
+        self._fast.datas = [(pp, pnames, plain_role), (pe, pnames, plain_role)]
+        self._fast.datas += [(gp, gnames, gate.multi), (ge, gnames, gate.multi)]
 
     def _build_fine(self) -> _Built:
         fine = self._assemble(per_piece=True, check_all=self._check_all)
@@ -380,9 +398,9 @@ class CollisionWorld:
             if self._built is not None:
                 for idx in self._built.obj_index[name]:
                     self._built.geom_model.geometryObjects[idx].placement = M
-            if self._fast.coarse_model is not None:
-                for idx in self._fast.obj_index[name]:
-                    self._fast.coarse_model.geometryObjects[idx].placement = M
+            for gm, index in self._fast.models:
+                for idx in index.get(name, []):
+                    gm.geometryObjects[idx].placement = M
 
     def attach(self, name: str, T_tcp_obj: np.ndarray) -> None:
         self.objects[name].T_tcp_obj = np.asarray(T_tcp_obj, dtype=float).copy()

@@ -273,3 +273,16 @@ def test_finger_through_a_ring_and_allowed_pieces(ur5e: MotionPlanner) -> None:
     ur5e.remove_object("ring")
     _hull_only(ur5e, "ring_hull", ring, T_finger)
     assert ur5e.world.colliding_pairs(q) == [("finger_left", "ring_hull")]
+
+
+def test_held_nut_over_a_standing_pin(ur5e: MotionPlanner) -> None:
+    """A held multi-piece part: the nut lowered over a pin 0.5 mm thinner than its hole is free."""
+    q = ur5e.home
+    T_tcp = _hold(ur5e, "nut", _hex_nut())
+    T_pin = T_tcp @ _T(z=_HELD_Z_M + 0.008)  # the hole's centre
+    ur5e.add_object("pin", trimesh.creation.cylinder(0.0135 / 2, 0.08, sections=64), T_pin)
+    assert ur5e.world.objects["nut"].attached and len(ur5e.world.objects["nut"].pieces) == 16
+    assert ur5e.is_valid(q, padded=False)
+    ur5e.set_object_pose("pin", T_pin @ _T(y=0.001))
+    assert ur5e.world.colliding_pairs(q) == [("nut", "pin")]
+    assert not ur5e.is_valid(q, padded=False)
