@@ -283,11 +283,15 @@ def antipodal_pairs(
         pts, n = np.vstack([pts, pts2]), np.vstack([n, n2])
         outer, first, ff = np.r_[outer, o2], np.vstack([first, f2]), np.r_[ff, ff2]
         last, lf = np.vstack([last, l2]), np.r_[lf, lf2]
-    two = (np.linalg.norm(last - first, axis=1) > 1e-4) & outer
-    p = np.vstack([pts[outer], pts[two]])
-    n_p = np.vstack([n[outer], n[two]])
-    q = np.vstack([first[outer], last[two]])
-    n_q = mesh.face_normals[np.r_[ff[outer], lf[two]]]
+    if outer.any():
+        two = (np.linalg.norm(last - first, axis=1) > 1e-4) & outer
+        p = np.vstack([pts[outer], pts[two]])
+        n_p = np.vstack([n[outer], n[two]])
+        q = np.vstack([first[outer], last[two]])
+        n_q = mesh.face_normals[np.r_[ff[outer], lf[two]]]
+    else:  # normals the crossing count cannot follow (a badly repaired mesh): the first face hit
+        loc, ray_i, tri = mesh.ray.intersects_location(pts - 1e-6 * n, -n, multiple_hits=False)
+        p, n_p, q, n_q = pts[ray_i], n[ray_i], loc, mesh.face_normals[tri]
     d = q - p
     w = np.linalg.norm(d, axis=1)
     ok = w > 1e-4
@@ -367,9 +371,10 @@ def _part_points(mesh: trimesh.Trimesh, seed: int) -> tuple[np.ndarray, float]:
     """Points that stand for the part in the box checks, and the surface area each sample stands for.
 
     Vertices (of a fine mesh, the sharpest 300 by angle defect: corners and edges, where an extreme under
-    a pad is most likely) plus an even surface sampling about 3.5 mm apart: four times as many random
+    a pad is most likely) plus an even surface sampling about 4 mm apart: four times as many random
     samples thinned to one per grid cell (plain random sampling leaves gaps twice as wide, where the pads
-    would land a millimetre or more inside a curved part).
+    would land a millimetre or more inside a curved part; the finger boxes are also grown by half the
+    spacing).
     """
     n_pts = int(np.clip(mesh.area / 0.0035**2, 250, 900))
     dense = trimesh.sample.sample_surface(mesh, 4 * n_pts, seed=seed + 1)[0]
