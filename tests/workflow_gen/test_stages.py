@@ -29,7 +29,7 @@ from workflow_gen.stages import (
     pick_place,
     regrasp,
 )
-from workflow_gen.stages.pick_place import plan_leg_chain
+from workflow_gen.stages.pick_and_place import plan_leg_chain
 
 NAMES = [f"j{i}" for i in range(6)]
 
