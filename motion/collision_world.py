@@ -137,8 +137,8 @@ class _Fast:
 
     ``plain_*`` check the pairs without a multi-piece object (the same shapes as in the fine world), so
     a hit there is a collision; ``gate_*`` check the bounding hulls of the multi-piece objects, and only
-    a hit there sends the check to the pieces (the fine :class:`_Built`). Each has only the objects its
-    pairs need (fewer geometries to place per check). Without multi-piece objects the fine world is this
+    a hit there sends the check to the pieces (``refine_*``: the gate's objects, every piece). Each has
+    only the objects its pairs need (fewer geometries to place per check). Without multi-piece objects the fine world is this
     world and ``models`` is empty.
     """
 
@@ -146,6 +146,9 @@ class _Fast:
     plain_exact: Any
     gate_padded: Any = None
     gate_exact: Any = None
+    # The pieces behind the gate (the gate's objects, every piece; built on the first gate hit).
+    refine_padded: Any = None
+    refine_exact: Any = None
     # (geometry model, object -> its geometry) of the plain and the gate world, for moving objects.
     models: list[tuple[pin.GeometryModel, dict[str, list[int]]]] = field(default_factory=list)
     datas: list[tuple[pin.GeometryData, list[tuple[str, str]], list[bool]]] = field(default_factory=list)
@@ -193,6 +196,7 @@ class CollisionWorld:
         self._always_world: set[tuple[str, str]] = set()
         self._built: _Built | None = None
         self._fast = _Fast(None, None)
+        self._gate_objects: set[str] = set()
         self._allowed: frozenset[str] = frozenset()
         self._check_all = False
         self._compute_always_pairs()
@@ -362,6 +366,22 @@ class CollisionWorld:
         self._fast.models = [(plain.geom_model, plain.obj_index), (gate.geom_model, gate.obj_index)]
         self._fast.datas = [(pp, pnames, plain_role), (pe, pnames, plain_role)]
         self._fast.datas += [(gp, gnames, gate.multi), (ge, gnames, gate.multi)]
+        self._gate_objects = set(gate.obj_index)
+
+    def _build_refine(self) -> tuple[Any, Any]:
+        """Managers of the pieces behind the gate (``_Fast.refine_*``), made on the first gate hit."""
+        f = self._fast
+        names = self._gate_objects
+        a = self._assemble(True, self._check_all, lambda o: o.name in names)
+        rp, re, rnames = self._datas(a, a.multi)
+        model, mgr = self.robot.model, pin.BroadPhaseManager_NaiveCollisionManager
+        f.refine_padded, f.refine_exact = mgr(model, a.geom_model, rp), mgr(model, a.geom_model, re)
+        f.models.append((a.geom_model, a.obj_index))
+        refine_datas = [(rp, rnames, a.multi), (re, rnames, a.multi)]
+        f.datas += refine_datas
+        if self._allowed:
+            self._apply_allowed(refine_datas)
+        return f.refine_padded, f.refine_exact
 
     def _build_fine(self) -> _Built:
         fine = self._assemble(per_piece=True, check_all=self._check_all)
@@ -430,9 +450,8 @@ class CollisionWorld:
         gate = f.gate_padded if padded else f.gate_exact
         if gate is None or not pin.computeCollisions(r.model, r.data, gate, q, True):
             return False  # no multi-piece object, or none's bounding hull is hit
-        # The pieces, with every pair of the fine world (the plain ones were just found free).
-        b = self.built
-        return bool(pin.computeCollisions(r.model, r.data, b.padded_mgr if padded else b.exact_mgr, q, True))
+        refine = (f.refine_padded, f.refine_exact) if f.refine_padded is not None else self._build_refine()
+        return bool(pin.computeCollisions(r.model, r.data, refine[0] if padded else refine[1], q, True))
 
     def set_allowed(self, names: set[str] | frozenset[str]) -> None:
         """Switch off every pair involving one of ``names`` (re-enable with an empty set)."""
