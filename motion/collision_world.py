@@ -9,6 +9,13 @@ Pairs checked: robot-robot (minus SRDF-disabled pairs and pairs that collide in 
 configuration, like MoveIt's setup assistant "Always"/"Default"), robot-world (minus pairs between a
 fixed static obstacle and a link that touches it in every configuration, such as the first link and the
 table), attached-object-vs-robot (minus the gripper and the flange link) and attached-object-vs-world.
+
+A part collides as its convex pieces (:func:`motion.convex.convex_pieces`, the pieces MuJoCo uses too),
+one geometry per piece, so its holes, pockets and inside corners are free space. The hot path
+(:meth:`CollisionWorld.in_collision`) first checks one geometry per object: the pairs without a
+multi-piece part as they are, and a multi-piece part by its bounding hull; only a hull hit checks the
+pieces behind it. With 10 holed parts (210 pieces) a check costs ~10 % more on random configurations
+and ~20 % more next to the parts than with hulls.
 """
 
 from __future__ import annotations
