@@ -178,6 +178,35 @@ class CellSim:
         self.set_part_pose(name, T_world_part)
         mujoco.mj_forward(self.model, self.data)  # wakes the part's tree: its qpos changed while it slept
 
+    def fasten(self, name: str) -> None:
+        """Hold part ``name`` where it is now (it is threaded on or screwed down): its weld is switched on.
+
+        The weld's reference is the part's current pose in the world, so switching it on applies no force.
+        """
+        m, d = self.model, self.data
+        eq = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_EQUALITY, f"fasten:{name}")
+        if eq < 0:
+            raise KeyError(f"no part {name!r} in the simulation (parts: {sorted(self.cm.part_qpos)})")
+        mujoco.mj_kinematics(m, d)
+        bid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"part:{name}")
+        # eq_data of a weld: anchor (3), pose of body 2 (the part) in body 1 (the world): pos (3), quat wxyz
+        # (4), then the torque scale.
+        m.eq_data[eq, 0:3] = 0.0
+        m.eq_data[eq, 3:6] = d.xpos[bid]
+        m.eq_data[eq, 6:10] = d.xquat[bid]
+        m.eq_data[eq, 10] = 1.0
+        d.eq_active[eq] = 1
+
+    def fastened(self) -> list[str]:
+        """Names of the parts held by their weld."""
+        m, d = self.model, self.data
+        out = []
+        for name in self.cm.part_qpos:
+            eq = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_EQUALITY, f"fasten:{name}")
+            if eq >= 0 and d.eq_active[eq]:
+                out.append(name)
+        return sorted(out)
+
     def set_part_pose(self, name: str, T_world_part: np.ndarray) -> None:
         """Write part ``name``'s pose ``T_world_part (4, 4)`` and zero velocity into the state, nothing else
         (the caller runs ``mj_forward`` or ``mj_kinematics`` once for all its changes)."""

@@ -244,6 +244,14 @@ def build_model(
             T = T.copy()
             T[0, 3] += fault.offset_m
         _add_part(spec, p, parts_dir, (part_mu, 0.005, 0.0001), T)
+        # Fastening (a nut threaded on, a bolt tightened) holds the part where it is: a weld to the world,
+        # off until CellSim.fasten switches it on (the product stands still on its fixture).
+        weld = spec.add_equality(name=f"fasten:{p.name}")
+        weld.type = mujoco.mjtEq.mjEQ_WELD
+        weld.objtype = mujoco.mjtObj.mjOBJ_BODY
+        weld.name1, weld.name2 = "world", f"part:{p.name}"
+        weld.solref = [0.004, 1.0]  # as stiff as the 2 ms step allows: a tightened nut does not sag
+        weld.active = False
 
     for j in cell.joint_names:
         js = spec.joint(j)

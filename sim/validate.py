@@ -133,6 +133,7 @@ class _Replay:
         tick_s: float,
     ) -> None:
         self.sim, self.wf, self.trajs, self.lim = sim, wf, trajs, limits
+        self.part_info = {p.name: p for p in wf.parts}
         self.on_frame = on_frame
         self.tick_steps = max(1, round(tick_s / sim.dt_s))
         self.steps_done = 0
@@ -296,6 +297,13 @@ class _Replay:
             self.on_frame(sim, label, "pick")
         T_goal = task.T_world_part_place.matrix()
         sim.place_part(task.part, T_goal)
+        info = self.part_info.get(task.part)
+        if task.kind == "fasten" or (info is not None and info.fastener is not None):
+            # A fastener is threaded on / screwed in by the worker: from then on it stays where it was put,
+            # and fastening a nut tightens its bolt too.
+            sim.fasten(task.part)
+            if task.kind == "fasten" and info is not None and info.fastened_with in self.part_info:
+                sim.fasten(info.fastened_with)
         self._advance(round(0.2 / sim.dt_s), label)
         if self.on_frame is not None:
             self.on_frame(sim, label, "place")

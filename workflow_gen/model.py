@@ -83,6 +83,10 @@ class PartInfo(_Strict):
     target: str = Field(description="station/slot or station name it is placed at")
     T_world_start: Pose = Field(description="resting pose in the feeder (stable pose)")
     T_world_target: Pose
+    fastener: Literal["bolt", "screw", "nut", "washer"] | None = Field(
+        default=None, description="what kind of fastener the part is (None: not a fastener)"
+    )
+    fastened_with: str | None = Field(default=None, description="the bolt / shaft a nut or washer goes on")
 
 
 class MotionStep(_Strict):

@@ -41,7 +41,7 @@ from workflow_gen.model import Infeasible, PartInfo, Pose, Workflow, save_workfl
 from workflow_gen.part_context import FROM_ABOVE, PartContext, PartPlan
 from workflow_gen.part_tasks import plan_tasks
 from workflow_gen.phases import ReasonKind
-from workflow_gen.sequence import assembly_order, kit_order
+from workflow_gen.sequence import assembly_order, fasten_early, kit_order
 from workflow_gen.stages.context import Impossible, WorkerTask
 from workflow_gen.stages.core import Failure
 from workflow_gen.variant import VariantSpec, load_variant, variant_file
@@ -184,12 +184,13 @@ def _sequence(
         kinds = _fasteners([g for g in geoms if g.name in tg], spec)
         pairs = pair_fasteners(meshes, kinds)
         ao = assembly_order(meshes, threaded_on=pairs)
+        order = fasten_early(list(ao.order), ao.insert_dir, ao.supports, meshes, set(kinds), pairs)
         blocked = {
             n: Failure(ReasonKind(ao.blocked_kind.get(n, "unsupported")), why, "sequence")
             for n, why in ao.blocked.items()
         }
         return Sequence(
-            order=list(ao.order),
+            order=order,
             insert_dir={n: np.asarray(d, float) for n, d in ao.insert_dir.items()},
             supports={n: tuple(sorted(s)) for n, s in ao.supports.items()},
             blocked=blocked,
@@ -220,11 +221,18 @@ def _grasps(
     if key in cache:
         return cache[key], 0.0, True
     t0 = time.perf_counter()
-    common = dict(approach_m=cell.spec.planning.approach_distance_m, seed=seed)
+    approach_m = cell.spec.planning.approach_distance_m
     # Two pools, so that neither crowds the other out of the ranking: grasps from near the feeder's vertical
     # (the clean top-down picks) and grasps from every side (for sideways insertion and awkward parts).
     top = synthesize_grasps(
-        g.mesh, gripper, g.mass_kg, g.com_m, preferred_approach=rest_down, max_candidates=3000, **common
+        g.mesh,
+        gripper,
+        g.mass_kg,
+        g.com_m,
+        preferred_approach=rest_down,
+        max_candidates=3000,
+        approach_m=approach_m,
+        seed=seed,
     )
     side = synthesize_grasps(
         g.mesh,
@@ -234,7 +242,8 @@ def _grasps(
         preferred_approach=rest_down,
         max_candidates=3000,
         max_tilt_rad=np.pi,
-        **common,
+        approach_m=approach_m,
+        seed=seed,
     )
     G = concat_grasps(top, side)
     cache[key] = G
@@ -249,19 +258,7 @@ def concat_grasps(a: GraspSet, b: GraspSet) -> GraspSet:
         return a
     key_a = {tuple(np.round(T[:3, :].ravel(), 4)) for T in a.T_part_tcp}
     new = np.array([tuple(np.round(T[:3, :].ravel(), 4)) not in key_a for T in b.T_part_tcp])
-    b = b.subset(np.flatnonzero(new))
-    return GraspSet(
-        np.concatenate([a.T_part_tcp, b.T_part_tcp]),
-        np.concatenate([a.contact_width_m, b.contact_width_m]),
-        np.concatenate([a.pregrasp_width_m, b.pregrasp_width_m]),
-        np.concatenate([a.contacts_m, b.contacts_m]),
-        np.concatenate([a.contact_area_m2, b.contact_area_m2]),
-        np.concatenate([a.torque_nm, b.torque_nm]),
-        np.concatenate([a.score, b.score]),
-        a.force_n,
-        max(a.n_pairs, b.n_pairs),
-        a.n_checked + b.n_checked,
-    )
+    return GraspSet.concatenate([a, b.subset(np.flatnonzero(new))])
 
 
 def plan_variant(
@@ -432,6 +429,8 @@ def _part_info(p: PartPlan) -> PartInfo:
         target=c.target_label,
         T_world_start=Pose.from_matrix(start),
         T_world_target=Pose.from_matrix(c.T_world_target),
+        fastener=c.fastener,  # type: ignore[arg-type]
+        fastened_with=c.fastened_with,
     )
 
 

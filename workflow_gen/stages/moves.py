@@ -28,10 +28,11 @@ import numpy as np
 
 from workflow_gen.model import MotionStep
 from workflow_gen.phases import Phase, ReasonKind
-from workflow_gen.stages.context import Leg
+from workflow_gen.stages.context import UP, Leg
 from workflow_gen.stages.core import Failure, Outcome, PlannedStep, Scene, Solution, Stage
 
 GRIPPER_SETTLE_S = 0.2
+SIDEWAYS_HOVER_M = 0.0004
 SQUEEZE_M = 0.004  # the close command goes this far below the contact width so the jaws press
 # At the place the jaws open only this much wider than the part: enough to let go, narrow enough to leave
 # a pocket or a neighbour untouched (the full pre-grasp opening is for the approach at the pick).
@@ -54,8 +55,11 @@ def grasp_poses(leg: Leg, gi: int) -> dict[str, np.ndarray]:
     """The tool poses of grasp ``gi`` on ``leg``: pick, pre-pick, lift, place, pre-insert, retreat."""
     G = leg.grasps.T_part_tcp[gi]
     T_pick = leg.T_world_from @ G
-    T_place = leg.T_world_to @ G
     d = leg.insert_dir / np.linalg.norm(leg.insert_dir)
+    # A part going in sideways slides in a hair above where it rests (its hole's clearance) and drops onto
+    # it at the release, instead of scraping along the bottom of the holes all the way in.
+    hover = SIDEWAYS_HOVER_M * UP if abs(d[2]) < 0.5 else np.zeros(3)
+    T_place = shifted(leg.T_world_to @ G, hover)
     return {
         "pick": T_pick,
         "pre_pick": shifted(T_pick, -leg.approach_m * T_pick[:3, 2]),

@@ -38,6 +38,11 @@ FINGERTIP_CLEARANCE_M = 0.001
 # The tool may point at most this far upwards (tool z . world up): a gripper does not reach in from below.
 MAX_TOOL_UP = 0.26  # about 15 deg above horizontal
 SWEEP_SAMPLES = 5  # positions checked along the insertion line
+# A part pushed sideways into place (a shaft through holes) must be held with the contact patch centre at
+# least this far behind the fingertips: held by the pads' last millimetres (a thin rod picked off a flat
+# tray), it pivots in the jaws, its far end catches the first hole and it is squeezed out (seen in MuJoCo).
+# Parts set down from above are not pushed and may be held by the tips (a thin cover).
+MIN_PAD_ENGAGEMENT_M = 0.006
 MAX_LEG_GRASPS = 300
 
 
@@ -126,6 +131,9 @@ def leg_grasps(
         return grasps
     d = np.asarray(insert_dir, float) / np.linalg.norm(insert_dir)
     keep = np.ones(len(grasps), dtype=bool)
+    if abs(d[2]) < 0.5:
+        keep &= pad_engagement_m(grasps, gripper) >= MIN_PAD_ENGAGEMENT_M
+    counts["engaged"] = int(keep.sum())
     tips = gripper.fingertip_corners(grasps.pregrasp_width_m)  # (M, 8, 3) in the TCP frames
     z_tool = {}
     for key, T_world_part, surface_z in (
@@ -156,6 +164,14 @@ def leg_grasps(
         idx = idx[clear]
     counts["neighbours"] = len(idx)
     return grasps.subset(idx[:max_keep])
+
+
+def pad_engagement_m(grasps: GraspSet, gripper: GripperGeometry) -> np.ndarray:
+    """``(M,)`` how far behind the fingertips the contact patch centres lie (along the approach axis)."""
+    centre = grasps.contacts_m.mean(axis=1)  # (M, 3) part frame
+    R, t = grasps.T_part_tcp[:, :3, :3], grasps.T_part_tcp[:, :3, 3]
+    z_contact = np.einsum("mj,mj->m", R[:, :, 2], centre - t)  # contact depth in the TCP frame
+    return gripper.finger_z_range_m[1] - z_contact
 
 
 def _fingers_clear(
@@ -229,10 +245,20 @@ def no_leg_grasp(grasps: GraspSet, gripper: GripperGeometry, counts: dict[str, i
             "grasps",
         )
     n = len(grasps)
-    if counts.get("surfaces", 0) == 0:
+    if counts.get("engaged", 1) == 0:
+        why = (
+            f"pushed in sideways, it needs a grip deeper than the pads' last {MIN_PAD_ENGAGEMENT_M * 1000:.0f} mm, "
+            "and it lies too low on its surface for the fingers to reach round it"
+        )
+    elif counts.get("surfaces", 0) == 0:
         why = (
             "each would come from below or put a fingertip into the surface it rests on at the pick or at "
             "the place"
+            + (
+                f", or (pushed in sideways) hold it by less than the pads' last {MIN_PAD_ENGAGEMENT_M * 1000:.0f} mm"
+                if counts.get("engaged", n) < n
+                else ""
+            )
         )
     elif counts.get("built", 0) == 0:
         why = (
