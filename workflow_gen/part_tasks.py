@@ -77,6 +77,7 @@ def make_leg(
     cell: Cell,
     built_world: list[trimesh.Trimesh],
     neighbours_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
+    max_tilt_rad: float | None = None,
 ) -> Leg:
     """The feeder-to-product leg of a part with the grasps fit for both ends."""
     assert ctx.T_world_start is not None and ctx.T_world_target is not None
@@ -97,6 +98,7 @@ def make_leg(
         neighbours_world=neighbours_world,
         counts=counts,
         insert_m=insert_m,
+        max_tilt_rad=max_tilt_rad,
     )
     return Leg(
         part=ctx.name,
@@ -126,11 +128,14 @@ def plan_tasks(
     kind: str = "kit",
     fastening_tool: str = "torque wrench",
     torques_nm: dict[str, float] | None = None,
+    max_tilt_rad: float | None = None,
 ) -> TaskPlan:
     """Plan every part in ``order`` (robot or person); parts not in ``order`` get their ``blocked`` reason.
 
     Assemblies keep the sequence: a part the robot cannot do is a worker's task in place. Kits put the
-    worker's parts at the end (the worker reaches in once, with the robot at home).
+    worker's parts at the end (the worker reaches in once, with the robot at home). ``max_tilt_rad``
+    keeps the tool within that angle of straight down at both ends and turns the regrasp off (the
+    generator as it was before grasps from any side, for the benchmarks' comparison).
     """
     by = {c.name: c for c in contexts}
     scene = Scene(planner)
@@ -179,7 +184,7 @@ def plan_tasks(
             c for c in contexts if c.name not in placed and c.name != name and c.T_world_start is not None
         ]
         outcome, usable, sol = _plan_one(
-            ctx, scene, q, opening, gripper, cell, [by[p] for p in placed], waiting
+            ctx, scene, q, opening, gripper, cell, [by[p] for p in placed], waiting, max_tilt_rad
         )
         if isinstance(outcome, RobotTask):
             assert sol is not None and usable is not None
@@ -229,6 +234,7 @@ def _plan_one(
     cell: Cell,
     built: list[PartContext],
     waiting: list[PartContext] = (),  # type: ignore[assignment]
+    max_tilt_rad: float | None = None,
 ) -> tuple[PartOutcome, GraspSet | None, Solution | None]:
     """The robot's stages for one part, else the person's task (or impossible)."""
     blocker = robot_blocker(ctx, gripper)
@@ -240,13 +246,15 @@ def _plan_one(
         near = [
             _placed_mesh(w, w.T_world_start) for w in waiting if _close(w.T_world_start, ctx.T_world_start)
         ]
-        leg = make_leg(ctx, ctx.grasps, gripper, cell, built_world, near)
+        leg = make_leg(ctx, ctx.grasps, gripper, cell, built_world, near, max_tilt_rad)
         start = Solution(State(q=q, opening_m=opening, T_world_part=ctx.T_world_start))
         res = plan_leg_chain(pick_place("", GRASPS_TRIED), leg, start, scene)
         if isinstance(res, Solution):
             return RobotTask(ctx.name, res, (leg,)), leg.grasps, res
         scene.put(ctx.name, ctx.T_world_start, q)
-        if not leg.grasps or res.kind in (ReasonKind.NO_GRASP, ReasonKind.MOTION_BLOCKED):
+        if max_tilt_rad is None and (
+            not leg.grasps or res.kind in (ReasonKind.NO_GRASP, ReasonKind.MOTION_BLOCKED)
+        ):
             # Fallback: put it down on the regrasp area in another stable pose and take it another way.
             again = _regrasp(ctx, scene, start, gripper, cell, built_world)
             if again is not None:

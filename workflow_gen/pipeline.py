@@ -210,6 +210,7 @@ def _grasps(
     cell: Cell,
     seed: int,
     cache: dict[bytes, GraspSet],
+    top_down_only: bool = False,
 ) -> tuple[GraspSet, float, bool]:
     """All-side grasps of a part (identical parts share them); (grasps, seconds, from the cache)."""
     key = hashlib.sha1(
@@ -217,6 +218,7 @@ def _grasps(
         + np.ascontiguousarray(g.mesh.faces).tobytes()
         + np.round(rest_down, 6).tobytes()
         + str(g.density_kg_m3).encode()
+        + (b"top" if top_down_only else b"all")
     ).digest()
     if key in cache:
         return cache[key], 0.0, True
@@ -234,6 +236,9 @@ def _grasps(
         approach_m=approach_m,
         seed=seed,
     )
+    if top_down_only:
+        cache[key] = top
+        return top, time.perf_counter() - t0, False
     side = synthesize_grasps(
         g.mesh,
         gripper,
@@ -268,8 +273,12 @@ def plan_variant(
     seed: int = 0,
     progress: Progress | None = None,
     write_report: bool = True,
+    top_down_only: bool = False,
 ) -> PlanOutcome:
     """Plan a variant and (with ``out_dir``) write its workflow and report atomically.
+
+    ``top_down_only`` plans as the generator did before grasps from any side and regrasps: the tool within
+    30 deg of straight down at the pick and the place, no regrasp (the benchmarks' peer).
 
     Raises
     ------
@@ -326,7 +335,7 @@ def plan_variant(
         if blocked is None and target is not None and fp is not None:
             say("grasps", g.name)
             down = fp.T_world_part[:3, :3].T @ np.array([0.0, 0.0, -1.0])
-            grasps, dt_s, cached = _grasps(g, down[None, :], gripper, cell_obj, seed, cache)
+            grasps, dt_s, cached = _grasps(g, down[None, :], gripper, cell_obj, seed, cache, top_down_only)
         if blocked is None and g.name in feed.overflow:
             blocked = Failure(ReasonKind.NO_FEED_SPACE, feed.overflow[g.name], "feeding")
         contexts.append(
@@ -357,7 +366,17 @@ def plan_variant(
     t = time.perf_counter()
     torques = {n: o.torque_nm for n, o in spec.overrides().items() if o.torque_nm}
     tp = plan_tasks(
-        contexts, order, planner, cell_obj, gripper, home, say, spec.kind, spec.fastening_tool, torques
+        contexts,
+        order,
+        planner,
+        cell_obj,
+        gripper,
+        home,
+        say,
+        spec.kind,
+        spec.fastening_tool,
+        torques,
+        max_tilt_rad=np.radians(30.0) if top_down_only else None,
     )
     timings["motions"] = time.perf_counter() - t
 

@@ -108,6 +108,7 @@ def leg_grasps(
     neighbours_world: list[trimesh.Trimesh] = (),  # type: ignore[assignment]
     counts: dict[str, int] | None = None,
     insert_m: float | None = None,
+    max_tilt_rad: float | None = None,
 ) -> GraspSet:
     """The grasps of ``grasps`` fit for a leg, ranked: clean top-down picks and pushes along the axis first.
 
@@ -124,6 +125,7 @@ def leg_grasps(
         from below, fingertips above both surfaces), ``built`` (fingers clear of the built parts) and
         ``neighbours`` (clear of the parts waiting in the feeder)
     insert_m : length of the insertion line (default ``approach_m``)
+    max_tilt_rad : when given, the tool must point within this angle of straight down at both ends
     """
     counts = counts if counts is not None else {}
     counts["total"] = len(grasps)
@@ -143,6 +145,8 @@ def leg_grasps(
         T_world_tcp = T_world_part[None] @ grasps.T_part_tcp
         z_tool[key] = T_world_tcp[:, :3, 2]
         keep &= z_tool[key] @ UP <= MAX_TOOL_UP
+        if max_tilt_rad is not None:
+            keep &= z_tool[key] @ UP <= -np.cos(max_tilt_rad)
         tip_z = np.einsum("mj,mkj->mk", T_world_tcp[:, 2, :3], tips) + T_world_tcp[:, 2, 3, None]
         keep &= tip_z.min(axis=1) >= surface_z + FINGERTIP_CLEARANCE_M
     # Rank: pick from above, push along the insertion axis, then the grasp's own score.
