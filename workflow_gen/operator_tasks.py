@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import trimesh
-from scipy.spatial.transform import Rotation
 
 from cell_config import Cell
 from workflow_gen.model import Pose, Task
@@ -82,6 +81,12 @@ def _long_side(mesh: trimesh.Trimesh, T_frame_part: np.ndarray, frame: str) -> s
     return f"with its long side at {ang:.0f} deg from the {frame} x axis"
 
 
+def _yaw_deg(R_frame_part: np.ndarray) -> float:
+    """Turn about the vertical of a part's x axis (its y axis when x stands vertical), degrees."""
+    axis = R_frame_part[:, 0] if abs(R_frame_part[2, 0]) < 0.99 else R_frame_part[:, 1]
+    return float(np.degrees(np.arctan2(axis[1], axis[0])))
+
+
 def _mm(v_m: float) -> str:
     s = f"{v_m * 1e3:.0f}"
     return "0" if s == "-0" else s
@@ -117,7 +122,7 @@ def instructions(pp: PartContext, reason: str, cell: Cell, robot_parked: bool) -
     T_frame_part = np.linalg.inv(T_world_frame) @ pp.T_world_target
     length, width, height = size_mm(g.mesh, pp.T_world_target)
     R_target = pp.T_world_target[:3, :3]
-    yaw = float(Rotation.from_matrix(T_frame_part[:3, :3]).as_euler("ZYX", degrees=True)[0])
+    yaw = _yaw_deg(T_frame_part[:3, :3])
     if pp.T_world_start is None:
         take = (
             f"Take {g.name} ({length:.0f} x {width:.0f} x {height:.0f} mm, {g.mass_kg:.2f} kg) from the parts "

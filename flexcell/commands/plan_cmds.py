@@ -17,7 +17,7 @@ from rich.table import Table
 console = Console()
 err = Console(stderr=True)
 
-STAGES = ("import", "layout", "grasps", "sequence", "motions", "write")
+STAGES = ("import", "targets", "sequence", "feeding", "grasps", "motions", "write")
 
 
 def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) -> None:
