@@ -86,6 +86,15 @@ def requests() -> list[FeedRequest]:
 
 
 @pytest.fixture(scope="module")
+def cell(cell: Cell) -> Cell:
+    """The default cell with its feeder tray only (its bin taken out): packing one tray."""
+    stations = [s for s in cell.spec.stations if s.type != "bin"]
+    spec = cell.spec.model_copy(update={"stations": stations})
+    poses = {k: v for k, v in cell.station_poses.items() if k in {s.name for s in stations}}
+    return dataclasses.replace(cell, spec=spec, station_poses=poses)
+
+
+@pytest.fixture(scope="module")
 def bin_cell(cell: Cell) -> Cell:
     """The default cell plus a 0.20 x 0.24 m bin beside the feeder, as proposed for ur5e_cell.yaml."""
     pose = PoseSpec(xyz_m=(0.10, 0.50, 0.03))
