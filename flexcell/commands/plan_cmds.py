@@ -20,6 +20,22 @@ err = Console(stderr=True)
 STAGES = ("import", "targets", "sequence", "feeding", "grasps", "motions", "write")
 
 
+def _way(d: tuple[float, float, float] | None) -> str:
+    """How a part goes in, for people: from above / from below / along an axis."""
+    if d is None:
+        return "-"
+    if d[2] < -0.9:
+        return "from above"
+    if d[2] > 0.9:
+        return "from below"
+    i = max(range(3), key=lambda k: abs(d[k]))
+    return (
+        f"along {'+' if d[i] > 0 else '-'}{'xyz'[i]}"
+        if abs(d[i]) > 0.99
+        else "({:.2f}, {:.2f}, {:.2f})".format(*d)
+    )
+
+
 def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) -> None:
     """Add ``plan`` and ``bench plan``."""
 
@@ -68,14 +84,19 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
                 title=f"{wf.variant}: {len(wf.tasks)} tasks, cycle {wf.cycle_time_s:.1f} s",
                 title_justify="left",
             )
-            for c in ("#", "part", "from", "to", "grasp width mm", "task s"):
+            for c in ("#", "who", "task", "part", "from", "to", "goes in", "grasp width mm", "task s"):
                 t.add_column(c)
             for i, tk in enumerate(wf.tasks, 1):
-                w = tk.grasp.contact_width_m * 1000 if tk.grasp else 0.0
-                t.add_row(str(i), tk.part, tk.source, tk.target, f"{w:.1f}", f"{tk.duration_s:.1f}")
+                w = f"{tk.grasp.contact_width_m * 1000:.1f}" if tk.grasp else "-"
+                who = "robot" if tk.actor == "robot" else "[cyan]worker[/]"
+                way = _way(tk.insert_dir) if tk.kind != "fasten" else "-"
+                t.add_row(str(i), who, tk.kind, tk.part, tk.source, tk.target, way, w, f"{tk.duration_s:.1f}")
             console.print(t)
             for inf in wf.infeasible:
-                console.print(f"[yellow]infeasible[/] {inf.part}: {inf.reason}", highlight=False)
+                kind = inf.kind.value if inf.kind else "?"
+                console.print(
+                    f"[yellow]not by the robot[/] ({kind}) {inf.part}: {inf.reason}", highlight=False
+                )
             console.print(
                 f"planned in {wf.plan_time_s:.1f} s -> {out_dir / 'workflow.yaml'}", highlight=False
             )
