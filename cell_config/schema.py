@@ -123,6 +123,15 @@ class SlotGrid(StrictModel):
     origin_xyz_m: Vec3 = (0.0, 0.0, 0.0)
 
 
+# An assembly fixture locates parts tightly; a kit tray pocket is looser; a tray or bin only holds them.
+PLACEMENT_TOLERANCE_BY_TYPE: dict[str, tuple[float, float]] = {
+    "fixture": (2.0, 2.0),
+    "kit_tray": (5.0, 5.0),
+    "feeder_tray": (10.0, 10.0),
+    "bin": (10.0, 10.0),
+}
+
+
 class StationSpec(StrictModel):
     """A station: a box body whose top-surface centre is the station frame.
 
@@ -136,6 +145,15 @@ class StationSpec(StrictModel):
     size_m: Vec3
     slots: list[SlotSpec] = []
     slot_grid: SlotGrid | None = None
+    placement_tolerance_mm: float | None = Field(
+        default=None,
+        gt=0,
+        description="how far a part placed on this station may rest from its target (default by type: "
+        "fixture 2, kit_tray 5, feeder_tray / bin 10)",
+    )
+    placement_tolerance_deg: float | None = Field(
+        default=None, gt=0, description="the same for its orientation (default by type: 2, 5, 10)"
+    )
     feed_area_m: tuple[float, float] | None = Field(
         default=None,
         description="usable (x, y) area of the top surface for feeding, centred on the station frame "
@@ -156,6 +174,11 @@ class StationSpec(StrictModel):
             if min(x_m, y_m) <= 0 or x_m > self.size_m[0] + 1e-9 or y_m > self.size_m[1] + 1e-9:
                 raise ValueError(f"feed_area_m {self.feed_area_m} must be positive and within size_m")
         return self
+
+    def placement_tolerance(self) -> tuple[float, float]:
+        """``(mm, deg)`` a part placed here may rest from its target: the station's own, else its type's."""
+        mm, deg = PLACEMENT_TOLERANCE_BY_TYPE[self.type]
+        return (self.placement_tolerance_mm or mm, self.placement_tolerance_deg or deg)
 
     def slot_poses(self) -> dict[str, np.ndarray]:
         """``name -> T_station_slot (4, 4)``; grid slots first, then explicit ones."""

@@ -6,7 +6,8 @@ short dwell, as a real gripper driver waits for "object detected"). Per robot ta
 
 lifted     the part rose at least ``min_lift_m`` while held (it was not left behind)
 slip       the part moved at most ``max_slip_m`` relative to the TCP while held (no drop, no creep)
-placed     the part rests within ``tol_pos_m`` / ``tol_rot_deg`` of its target after the task
+placed     the part rests within its tolerance of its target after the task (the task's ``tolerance_mm`` /
+           ``tolerance_deg``: its station's, tightened by the variant; :class:`Limits` may override)
 contacts   the robot touched nothing but the task's own part with its gripper, and the carried part hit no
            obstacle (table, fences, columns, fault obstacles)
 tracking   every trajectory finished (the arm controller did not abort on a path tolerance)
@@ -50,8 +51,8 @@ RECOVER_TOL_RAD = 0.02
 class Limits:
     """Pass/fail limits of a task (SI units)."""
 
-    tol_pos_m: float = 0.002
-    tol_rot_deg: float = 2.0
+    tol_pos_m: float | None = None  # None: each task's own tolerance (its station's, from the plan)
+    tol_rot_deg: float | None = None
     max_slip_m: float = 0.005
     min_lift_m: float = 0.01
 
@@ -70,6 +71,8 @@ class TaskResult:
     failures: list[str]
     duration_s: float
     actor: str = "robot"
+    tolerance_mm: float = 2.0
+    tolerance_deg: float = 2.0
 
 
 @dataclass
@@ -259,8 +262,12 @@ class _Replay:
             failures.append(
                 f"slipped {self.max_slip * 1e3:.1f} mm in the gripper (> {lim.max_slip_m * 1e3:.0f} mm)"
             )
-        if pos_err > lim.tol_pos_m or rot_err > lim.tol_rot_deg:
-            failures.append(f"placed {pos_err * 1e3:.1f} mm / {rot_err:.1f} deg off target")
+        tol_m, tol_deg = _tolerance(task, lim)
+        if pos_err > tol_m or rot_err > tol_deg:
+            failures.append(
+                f"placed {pos_err * 1e3:.1f} mm / {rot_err:.1f} deg off target "
+                f"(tolerance {tol_m * 1e3:.1f} mm / {tol_deg:.1f} deg)"
+            )
         if collisions:
             failures.append(f"collisions: {', '.join(collisions)}")
         if tracking != "ok":
@@ -279,6 +286,8 @@ class _Replay:
             tracking=tracking,
             failures=failures,
             duration_s=round(sim.time_s - t_start, 4),
+            tolerance_mm=round(tol_m * 1e3, 3),
+            tolerance_deg=round(tol_deg, 3),
         )
 
     def run_operator_task(self, task: Task) -> TaskResult:
@@ -315,9 +324,11 @@ class _Replay:
             self._advance(rest, label, frames=False)
         collisions = sorted(f"{a} - {b}" for a, b in sim.pop_robot_contacts())
         failures: list[str] = []
-        if pos_err > lim.tol_pos_m or rot_err > lim.tol_rot_deg:
+        tol_m, tol_deg = _tolerance(task, lim)
+        if pos_err > tol_m or rot_err > tol_deg:
             failures.append(
-                f"placed by the operator, it rests {pos_err * 1e3:.1f} mm / {rot_err:.1f} deg off target"
+                f"placed by the operator, it rests {pos_err * 1e3:.1f} mm / {rot_err:.1f} deg off target "
+                f"(tolerance {tol_m * 1e3:.1f} mm / {tol_deg:.1f} deg)"
             )
         if collisions:
             failures.append(f"collisions while the operator works: {', '.join(collisions)}")
@@ -334,7 +345,17 @@ class _Replay:
             failures=failures,
             duration_s=round(sim.time_s - t_start, 4),
             actor="operator",
+            tolerance_mm=round(tol_m * 1e3, 3),
+            tolerance_deg=round(tol_deg, 3),
         )
+
+
+def _tolerance(task: Task, lim: Limits) -> tuple[float, float]:
+    """(m, deg) the task's part may rest from its target: the task's own (its station's, from the plan),
+    or ``lim``'s when the caller sets them."""
+    tol_m = task.tolerance_mm * 1e-3 if lim.tol_pos_m is None else lim.tol_pos_m
+    tol_deg = task.tolerance_deg if lim.tol_rot_deg is None else lim.tol_rot_deg
+    return tol_m, tol_deg
 
 
 def _obstacle_on_path(

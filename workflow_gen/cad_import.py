@@ -20,6 +20,11 @@ Real exports need three more things, done here:
   name stays in ``PartGeometry.cad_name``;
 - a STEP without an assembly tree (every solid in one shape) is split into its bodies, one part each
   (bodies that overlap stay one part), named after the shape or the file;
+- a named sub-assembly whose bodies have no names of their own and touch one another (a bought-in
+  bearing ``6204-2RS`` of two rings, a multi-body component) is one part named after it: it goes on as
+  one unit;
+- nodes are taken in natural order (``NAUO2`` before ``NAUO10``), so parts renamed from generic names
+  are numbered as the CAD numbered them;
 - meshes are repaired into closed solids by :func:`workflow_gen.mesh_repair.repair_mesh`.
 """
 
@@ -315,6 +320,96 @@ def _split_by_shells(nodes: list[_Node], group: list[int]) -> list[list[int]]:
     return list(by_shell.values())
 
 
+SUB_ASSEMBLY_CONTACT_M = 2e-4  # bodies of one bought-in unit touch within this (tessellation chords)
+
+
+def natural_key(raw: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
+    """Sort key that orders ``NAUO2`` before ``NAUO10`` (numbers by value), ties by the raw string."""
+    parts = tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", raw) if t)
+    return parts, raw
+
+
+def _placed(nodes: list[_Node], group: list[int]) -> trimesh.Trimesh:
+    pieces = []
+    for i in group:
+        m = nodes[i].mesh.copy()
+        m.apply_transform(nodes[i].T_cad_node)
+        pieces.append(m)
+    out = trimesh.util.concatenate(pieces)
+    assert isinstance(out, trimesh.Trimesh)
+    return out
+
+
+def _touching(a: trimesh.Trimesh, b: trimesh.Trimesh, tol_m: float) -> bool:
+    """Whether two placed meshes touch or overlap (within ``tol_m``)."""
+    lo = np.maximum(a.bounds[0], b.bounds[0])
+    hi = np.minimum(a.bounds[1], b.bounds[1])
+    if np.any(lo > hi + tol_m):
+        return False
+    for p, q in ((a, b), (b, a)):
+        near = np.all((p.vertices >= lo - tol_m) & (p.vertices <= hi + tol_m), axis=1)
+        pts = p.vertices[near]
+        if len(pts) == 0:
+            continue
+        _, dist, _ = trimesh.proximity.closest_point(q, pts)
+        if float(np.min(dist)) <= tol_m:
+            return True
+        if q.is_watertight and bool(np.any(q.contains(pts[:64]))):
+            return True
+    return False
+
+
+def _sub_assembly_units(
+    scene: trimesh.Scene, nodes: list[_Node], groups: list[list[int]], tol_m: float
+) -> list[tuple[list[int], str | None]]:
+    """Join the groups that are the unnamed bodies of one named sub-assembly (a bought-in unit).
+
+    A sub-assembly is the parent node of a body when that parent is not an ancestor of every body (the
+    product itself). Its bodies are joined when the sub-assembly has a useful name, every body in it has
+    a generic one (``Body``, ``NAUO7``), there are two or more and they touch one another (one connected
+    group). Returns (node indices, the sub-assembly's name or ``None``) per part, in the order of
+    ``groups``.
+    """
+    chains = [_ancestors(scene, nd.raw) for nd in nodes]
+    common = set(chains[0]).intersection(*chains[1:]) if chains else set()
+    by_parent: dict[str, list[int]] = {}
+    for k, g in enumerate(groups):
+        parents = {chains[i][0] if chains[i] else "" for i in g}
+        if len(parents) != 1:
+            continue
+        parent = parents.pop()
+        if parent and parent not in common:
+            by_parent.setdefault(parent, []).append(k)
+    joined: dict[int, tuple[list[int], str]] = {}
+    for parent, ks in by_parent.items():
+        if len(ks) < 2 or is_generic_name(parent) or not sanitize_name(parent):
+            continue
+        if not all(is_generic_name(nodes[i].raw) for k in ks for i in groups[k]):
+            continue
+        meshes = [_placed(nodes, groups[k]) for k in ks]
+        n = len(ks)
+        rows, cols = [], []
+        for a in range(n):
+            for b in range(a + 1, n):
+                if _touching(meshes[a], meshes[b], tol_m):
+                    rows.append(a)
+                    cols.append(b)
+        g = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+        if connected_components(g, directed=False)[0] != 1:
+            continue
+        members = sorted(i for k in ks for i in groups[k])
+        joined[ks[0]] = (members, parent)
+        for k in ks[1:]:
+            joined[k] = ([], parent)
+    out: list[tuple[list[int], str | None]] = []
+    for k, g in enumerate(groups):
+        if k not in joined:
+            out.append((g, None))
+        elif joined[k][0]:
+            out.append((joined[k][0], joined[k][1]))
+    return out
+
+
 def _group_name(scene: trimesh.Scene, members: list[_Node], file_stem: str) -> tuple[str, bool]:
     """Name of a part merged from several nodes: their common name prefix, else their common parent.
 
@@ -345,7 +440,7 @@ def _assembly_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartG
     read = _read_mesh_file(path, f, "assembly")
     scene = read if isinstance(read, trimesh.Scene) else trimesh.Scene([read])  # type: ignore[arg-type]
     nodes: list[_Node] = []
-    for raw in sorted(scene.graph.nodes_geometry):
+    for raw in sorted(scene.graph.nodes_geometry, key=lambda r: natural_key(str(r))):
         T, gname = scene.graph[raw]
         geom = scene.geometry.get(gname)
         if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
@@ -358,9 +453,13 @@ def _assembly_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartG
         nodes = _split_treeless(nodes[0])
     size_m = max(float(np.max(n.mesh.extents)) for n in nodes)
     bases, fixed, members_of, cad_names = [], [], [], []
-    for group in _face_groups(nodes, max(SEAM_TOL_M, 1e-6 * size_m)):
+    groups = _face_groups(nodes, max(SEAM_TOL_M, 1e-6 * size_m))
+    for group, unit in _sub_assembly_units(scene, nodes, groups, SUB_ASSEMBLY_CONTACT_M):
         members = [nodes[i] for i in group]
-        if len(members) == 1:
+        if unit is not None:
+            name, given = sanitize_name(unit), True
+            cad_name = " + ".join(m.raw for m in members)
+        elif len(members) == 1:
             nd = members[0]
             # A body split off a tree-less STEP is named like the shape that held it.
             raw = re.sub(r" \(body \d+ of \d+\)$", "", nd.raw)

@@ -34,6 +34,7 @@ class Target:
     surface_z_m : height of the surface it is placed on
     resting : its stable pose for feeding (preferring its target orientation)
     overlap : for kits, the part it would overlap at its slot (``""`` if none)
+    tolerance : (mm, deg) it may rest from its target: its station's, or the variant's when tighter
     """
 
     T_world_target: np.ndarray
@@ -43,6 +44,7 @@ class Target:
     resting: RestingPose
     symmetry: str
     overlap: str = ""
+    tolerance: tuple[float, float] = (2.0, 2.0)
 
 
 def _slot_target(
@@ -107,10 +109,32 @@ def targets(geoms: list[PartGeometry], spec: VariantSpec, cell: Cell, spec_file:
         T = T_slot @ rest.T_slot_part
         clash = _overlaps(g.mesh, T, boxes)
         boxes[g.name] = _world_bounds(g.mesh, T)
+        station = st if st in station_names else ""
         out[g.name] = Target(
-            T, label, st if st in station_names else "", float(T_slot[2, 3]), rest, symmetry(g.mesh), clash
+            T,
+            label,
+            station,
+            float(T_slot[2, 3]),
+            rest,
+            symmetry(g.mesh),
+            clash,
+            _tolerance(cell, station, spec, g),
         )
     return out
+
+
+def _tolerance(cell: Cell, station: str, spec: VariantSpec, g: PartGeometry) -> tuple[float, float]:
+    """(mm, deg) a placed part may rest from its target: the station's, tightened by the variant's."""
+    by_name = {s.name: s for s in cell.spec.stations}
+    mm, deg = by_name[station].placement_tolerance() if station in by_name else (2.0, 2.0)
+    if g.yaml_key.startswith("parts."):
+        said = spec.kit_parts()[int(g.yaml_key.split(".")[1])]
+    else:
+        said = spec.overrides().get(g.name)  # type: ignore[assignment]
+    if said is not None:
+        mm = min(mm, said.tolerance_mm or mm)
+        deg = min(deg, said.tolerance_deg or deg)
+    return mm, deg
 
 
 def feeding(

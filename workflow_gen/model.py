@@ -148,6 +148,10 @@ class Task(_Strict):
     steps: list[MotionStep] = []
     duration_s: float = 0.0
     instructions: list[str] = Field(default_factory=list, description="operator tasks: what to do, in order")
+    tolerance_mm: float = Field(
+        default=2.0, gt=0, description="how far the placed part may rest from its target"
+    )
+    tolerance_deg: float = Field(default=2.0, gt=0, description="the same for its orientation")
     pictures: list[str] = Field(default_factory=list, description="report images, relative to the output dir")
 
 

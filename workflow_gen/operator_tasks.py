@@ -186,6 +186,8 @@ def operator_task(pp: PartContext, worker: WorkerTask, task_id: str, cell: Cell,
         steps=[],
         duration_s=OPERATOR_TASK_S,
         instructions=instructions(pp, worker.reason, cell, robot_parked),
+        tolerance_mm=pp.tolerance[0],
+        tolerance_deg=pp.tolerance[1],
         pictures=[f"report/{pp.name}.png"],
     )
 
@@ -220,6 +222,8 @@ def fastening_task(
         T_world_part_pick=here,
         T_world_part_place=here,
         duration_s=FASTEN_TASK_S,
+        tolerance_mm=pp.tolerance[0],
+        tolerance_deg=pp.tolerance[1],
         instructions=[
             "The cell has no powered screwdriver: fastening is a worker's task."
             + (" The robot waits at home while you work." if robot_parked else ""),

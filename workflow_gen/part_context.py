@@ -32,6 +32,7 @@ class PartContext:
     blocked : why the robot cannot do it before any motion is tried (too large, bad mesh, ...), or None
     fastener : ``bolt``, ``screw``, ``nut``, ``washer`` or ``None``
     fastened_with : for a fastener, the part it is threaded on or that threads into it
+    tolerance : (mm, deg) it may rest from its target once placed (the station's, or the variant's)
     """
 
     geom: PartGeometry
@@ -45,6 +46,7 @@ class PartContext:
     target_label: str = ""
     target_station: str = ""
     target_surface_z_m: float = 0.0
+    tolerance: tuple[float, float] = (2.0, 2.0)
     insert_dir: np.ndarray = field(default_factory=lambda: FROM_ABOVE.copy())
     supports: tuple[str, ...] = ()
     blocked: Failure | None = None

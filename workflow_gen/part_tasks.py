@@ -417,6 +417,8 @@ def _robot_task(ctx: PartContext, r: RobotTask, usable: GraspSet, task_id: str, 
         actor="robot",
         part=ctx.name,
         kind="regrasp" if len(r.legs) > 1 else "pick_place",
+        tolerance_mm=ctx.tolerance[0],
+        tolerance_deg=ctx.tolerance[1],
         insert_dir=(round(float(d[0]), 6), round(float(d[1]), 6), round(float(d[2]), 6)),
         description=(
             f"pick {ctx.name} from {ctx.source_slot} with grasp g{gi} "

@@ -351,6 +351,7 @@ def plan_variant(
                 target_label=target.label if target else "",
                 target_station=target.station if target else "",
                 target_surface_z_m=target.surface_z_m if target else 0.0,
+                tolerance=target.tolerance if target else (2.0, 2.0),
                 insert_dir=R_fix @ seq.insert_dir[g.name] if g.name in seq.insert_dir else FROM_ABOVE.copy(),
                 supports=seq.supports.get(g.name, ()),
                 fastener=seq.fasteners.get(g.name),

@@ -60,6 +60,10 @@ class AssemblyPartOverride(_Strict):
     fastener: Fastener | None = Field(
         default=None, description="what the part is, overriding the fastener recognition ('none': not one)"
     )
+    tolerance_mm: float | None = Field(
+        default=None, gt=0, description="placement tolerance of this part (only tighter than its station's)"
+    )
+    tolerance_deg: float | None = Field(default=None, gt=0, description="the same for its orientation")
 
 
 class KitPart(_Strict):
@@ -74,6 +78,11 @@ class KitPart(_Strict):
         description="kit slot name ('A1' or 'kit_tray/A1') or a pose; a list with one entry per unit"
     )
     density_kg_m3: float | None = Field(default=None, gt=0)
+
+    tolerance_mm: float | None = Field(
+        default=None, gt=0, description="placement tolerance of this part (only tighter than its station's)"
+    )
+    tolerance_deg: float | None = Field(default=None, gt=0, description="the same for its orientation")
 
     @model_validator(mode="after")
     def _targets_match_quantity(self) -> KitPart:

@@ -33,7 +33,7 @@ def test_variant_plans_and_validates(variant_dir: Path, tmp_path: Path) -> None:
     failed = {t.task: t.failures for t in result.tasks if not t.passed}
     assert not failed, failed
     for t in result.tasks:
-        assert t.placement_error_mm <= 2.0 and t.placement_error_deg <= 2.0
+        assert t.placement_error_mm <= t.tolerance_mm and t.placement_error_deg <= t.tolerance_deg
         assert t.max_slip_mm <= 5.0
         assert t.collisions == []
     assert result.cycle_time_s >= outcome.workflow.cycle_time_s * 0.9
