@@ -26,10 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from cell_config import Cell, load_cell
+from motion.result import Planner
 from motion.trajectory import JointTrajectory
 from workflow_gen.cad_import import PartGeometry, import_parts
 from workflow_gen.features import FastenerKind, pair_fasteners, recognise_fastener
@@ -274,11 +276,14 @@ def plan_variant(
     progress: Progress | None = None,
     write_report: bool = True,
     top_down_only: bool = False,
+    planner: Planner | None = None,
 ) -> PlanOutcome:
     """Plan a variant and (with ``out_dir``) write its workflow and report atomically.
 
     ``top_down_only`` plans as the generator did before grasps from any side and regrasps: the tool within
     30 deg of straight down at the pick and the place, no regrasp (the benchmarks' peer).
+    ``planner`` is any ``motion.Planner`` for this cell with nothing added to its world yet (e.g. the
+    MoveItPy backend on a full ROS 2 site); default: the embedded ``motion.MotionPlanner``.
 
     Raises
     ------
@@ -308,7 +313,8 @@ def plan_variant(
 
     from motion import MotionPlanner  # the motion layer is heavy: import it when it is needed
 
-    planner = MotionPlanner(cell_obj, seed=seed + 1)
+    if planner is None:
+        planner = cast(Planner, MotionPlanner(cell_obj, seed=seed + 1))
     home = np.asarray(planner.home, dtype=float)
     t = timed("sequence", vdir.name)
     seq = _sequence(geoms, tg, spec, planner.fk(home)[:3, 3])
