@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -35,6 +38,17 @@ def main() -> None:
     except ConfigError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except Exception as e:  # a bug, not bad input: one line for the user, the traceback on request
+        if os.environ.get("FLEXCELL_DEBUG"):
+            raise
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        err.print(
+            f"[bold red]internal error:[/] {type(e).__name__}: {e} (at {Path(where.filename).name}:{where.lineno}; "
+            "please report it; FLEXCELL_DEBUG=1 shows the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":
