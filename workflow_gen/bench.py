@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -61,8 +62,11 @@ def corpus_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("flexcell_realcad_corpus", CORPUS_SCRIPT)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {CORPUS_SCRIPT}")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = sys.modules.get(spec.name)
+    if mod is None:
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod  # dataclasses look their module up while the module runs
+        spec.loader.exec_module(mod)
     return mod
 
 

@@ -23,8 +23,8 @@ Real exports need three more things, done here:
 - a named sub-assembly whose bodies have no names of their own and touch one another (a bought-in
   bearing ``6204-2RS`` of two rings, a multi-body component) is one part named after it: it goes on as
   one unit;
-- nodes are taken in natural order (``NAUO2`` before ``NAUO10``), so parts renamed from generic names
-  are numbered as the CAD numbered them;
+- repeated names are numbered in the natural order of the raw names (``NAUO2`` before ``NAUO10``), so
+  parts renamed from generic names are numbered as the CAD numbered them;
 - meshes are repaired into closed solids by :func:`workflow_gen.mesh_repair.repair_mesh`.
 """
 
@@ -440,7 +440,7 @@ def _assembly_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartG
     read = _read_mesh_file(path, f, "assembly")
     scene = read if isinstance(read, trimesh.Scene) else trimesh.Scene([read])  # type: ignore[arg-type]
     nodes: list[_Node] = []
-    for raw in sorted(scene.graph.nodes_geometry, key=lambda r: natural_key(str(r))):
+    for raw in sorted(scene.graph.nodes_geometry):
         T, gname = scene.graph[raw]
         geom = scene.geometry.get(gname)
         if not isinstance(geom, trimesh.Trimesh) or len(geom.faces) == 0:
@@ -473,7 +473,12 @@ def _assembly_parts(variant_dir: Path, spec: VariantSpec, f: Path) -> list[PartG
         fixed.append(given)
         members_of.append(members)
         cad_names.append(cad_name)
-    names = unique_names(bases, fixed)
+    # Repeats are numbered in the CAD's natural order (NAUO2 before NAUO10); the list keeps its order.
+    perm = sorted(range(len(bases)), key=lambda i: natural_key(cad_names[i]))
+    by_perm = unique_names([bases[i] for i in perm], [fixed[i] for i in perm])
+    names = [""] * len(bases)
+    for i, name in zip(perm, by_perm, strict=True):
+        names[i] = name
     overrides = spec.overrides()
     parts: list[PartGeometry] = []
     for name, members, cad_name in zip(names, members_of, cad_names, strict=True):

@@ -341,3 +341,64 @@ def test_a_kit_part_with_overlapping_shells_is_repaired_and_one_with_a_gap_has_a
     issue = by["open"].issue
     assert issue is not None and "open.stl" in issue and "open surface" in issue
     assert "largest hole 14.1 mm across" in issue
+
+
+def _tube(od_mm: float, id_mm: float, h_mm: float, z_mm: float, label: str):
+    from build123d import Align, Cylinder, Pos
+
+    bottom = (Align.CENTER, Align.CENTER, Align.MIN)
+    t = Pos(0, 0, z_mm) * (Cylinder(od_mm / 2, h_mm, align=bottom) - Cylinder(id_mm / 2, h_mm, align=bottom))
+    t.label = label
+    return t
+
+
+def test_a_named_sub_assembly_of_unnamed_touching_bodies_is_one_part(tmp_path: Path) -> None:
+    from build123d import Align, Box, Compound, Pos, export_step
+
+    bottom = (Align.CENTER, Align.CENTER, Align.MIN)
+    plate = Box(120, 80, 10, align=bottom)
+    plate.label = "plate"
+    # A bought-in bearing: two unnamed rings, the inner one's outside = the outer one's bore (touching).
+    bearing = Compound(
+        children=[_tube(30, 20, 12, 10, "Body"), _tube(47, 30, 12, 10, "Body")], label="6204-2RS"
+    )
+    # A sub-assembly of named parts stays parts; so do unnamed bodies that do not touch.
+    web, foot = Pos(40, 0, 10) * Box(10, 30, 20, align=bottom), Pos(40, 0, 30) * Box(10, 30, 5, align=bottom)
+    web.label, foot.label = "web", "foot"
+    bracket = Compound(children=[web, foot], label="Bracket")
+    a, b = Pos(-45, 20, 10) * Box(8, 8, 8, align=bottom), Pos(-45, -20, 10) * Box(8, 8, 8, align=bottom)
+    a.label = b.label = "Body"
+    loose = Compound(children=[a, b], label="Spacers")
+    d = write_variant(tmp_path / "bearing", "assembly: product.step\n")
+    export_step(Compound(children=[plate, bearing, bracket, loose], label="bench"), str(d / "product.step"))
+    parts = {p.name: p for p in _import(d).parts}
+    assert "6204-2RS" in parts and not any(n.startswith("6204-2RS_") for n in parts), sorted(parts)
+    unit = parts["6204-2RS"]
+    assert unit.issue is None and unit.mesh.is_watertight
+    assert len(unit.cad_name.split(" + ")) == 2
+    ring_mm3 = np.pi / 4 * ((47**2 - 30**2) + (30**2 - 20**2)) * 12
+    assert unit.mesh.volume * 1e9 == pytest.approx(ring_mm3, rel=0.01)
+    assert len(unit.mesh.split(only_watertight=False)) == 1
+    assert {"web", "foot"} <= set(parts)
+    assert (
+        sum(
+            p.cad_name.count(" + ") == 0 and p.mesh.volume * 1e9 == pytest.approx(512, rel=0.01)
+            for p in parts.values()
+        )
+        == 2
+    )
+
+
+def test_generic_names_are_numbered_in_the_cad_order(tmp_path: Path) -> None:
+    from build123d import Align, Box, Compound, Pos, export_step
+
+    cubes = []
+    for i in range(1, 13):
+        c = Pos(15.0 * i, 0, 0) * Box(10, 10, 10, align=(Align.CENTER, Align.CENTER, Align.MIN))
+        c.label = f"NAUO{i}"
+        cubes.append(c)
+    d = write_variant(tmp_path / "rig", "assembly: rig.step\n")
+    export_step(Compound(children=cubes, label="rig"), str(d / "rig.step"))
+    by_raw = {p.cad_name: p.name for p in _import(d).parts}
+    # NAUO1 -> rig, NAUO2 -> rig_2 ... NAUO12 -> rig_12 (not NAUO10 -> rig_2 as a string sort would give).
+    assert by_raw == {f"NAUO{i}": ("rig" if i == 1 else f"rig_{i}") for i in range(1, 13)}
