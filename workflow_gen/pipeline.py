@@ -226,32 +226,27 @@ def _grasps(
         return cache[key], 0.0, True
     t0 = time.perf_counter()
     approach_m = cell.spec.planning.approach_distance_m
+
+    def pool(max_tilt_rad: float) -> GraspSet:
+        return synthesize_grasps(
+            g.mesh,
+            gripper,
+            g.mass_kg,
+            g.com_m,
+            preferred_approach=rest_down,
+            max_candidates=3000,
+            max_tilt_rad=max_tilt_rad,
+            approach_m=approach_m,
+            seed=seed,
+        )
+
     # Two pools, so that neither crowds the other out of the ranking: grasps from near the feeder's vertical
     # (the clean top-down picks) and grasps from every side (for sideways insertion and awkward parts).
-    top = synthesize_grasps(
-        g.mesh,
-        gripper,
-        g.mass_kg,
-        g.com_m,
-        preferred_approach=rest_down,
-        max_candidates=3000,
-        approach_m=approach_m,
-        seed=seed,
-    )
+    top = pool(np.radians(30.0))
     if top_down_only:
         cache[key] = top
         return top, time.perf_counter() - t0, False
-    side = synthesize_grasps(
-        g.mesh,
-        gripper,
-        g.mass_kg,
-        g.com_m,
-        preferred_approach=rest_down,
-        max_candidates=3000,
-        max_tilt_rad=np.pi,
-        approach_m=approach_m,
-        seed=seed,
-    )
+    side = pool(np.pi)
     G = concat_grasps(top, side)
     cache[key] = G
     return G, time.perf_counter() - t0, False
