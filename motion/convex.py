@@ -14,6 +14,11 @@ convex shapes, and the convex hull of a non-convex part fills its holes, pockets
    pieces needing more work) and each side goes through 1-3 again, up to ``MAX_CUT_DEPTH`` cuts deep
    (an L bracket with holes in both flanges is cut into two holed plates, a block with a pocket into a
    floor slab and a holed frame).
+   If that fails, it is tried again with more cut planes: planes that separate the part's concave
+   features (holes, pockets: connected faces inside the hull) from each other, halfway between them
+   along a flat face's normal. A block with a horizontal through hole and a vertical blind hole beside
+   it is cut between the holes into two pieces with one hole each (a prism, and a blind hole that the
+   plane of its bottom turns into a slab and a prism). Parts the first try handles keep its pieces.
 4. A part none of this handles within ``MAX_PIECES`` pieces (free-form shapes) goes to V-HACD
    (``vhacdx`` through trimesh) with ``VHACD_PARAMS``, which can fill small holes.
 
@@ -50,7 +55,7 @@ CUT_CANDIDATES = 8
 EXACT_BUDGET_S = 2.0
 # Fallback for free-form parts (few pieces: every piece is a separate collision body pair to test).
 VHACD_PARAMS: dict[str, int] = {"maxConvexHulls": 8, "resolution": 100000}
-METHOD_VERSION = 1
+METHOD_VERSION = 2  # 2: the second try with cuts between concave features
 _CUT_EPS_M = 1e-8
 
 _MEMO: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -147,23 +152,37 @@ def _exact(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh] | None:
         man = _to_manifold(mesh)
     except ValueError:
         return None
-    out: list[trimesh.Trimesh] = []
+    bodies = [_to_trimesh(body) for body in man.decompose()]
     deadline = time.monotonic() + EXACT_BUDGET_S
-    for body in man.decompose():
+    for between_features in (False, True):  # the second try only if the first fails (see step 3)
         try:
-            pieces = _exact_body(_to_trimesh(body), 0, deadline)
+            out = _exact_bodies(bodies, deadline, between_features)
         except _OutOfTime:
             return None
-        if pieces is None:
+        if out is not None:
+            return out
+    return None
+
+
+def _exact_bodies(
+    bodies: list[trimesh.Trimesh], deadline: float, between_features: bool
+) -> list[trimesh.Trimesh] | None:
+    out: list[trimesh.Trimesh] = []
+    for body in bodies:
+        pieces = _exact_body(body, 0, deadline, between_features)
+        if pieces is None or len(out) + len(pieces) > MAX_PIECES:
             return None
         out.extend(pieces)
-        if len(out) > MAX_PIECES:
-            return None
     return out
 
 
-def _exact_body(mesh: trimesh.Trimesh, depth: int, deadline: float) -> list[trimesh.Trimesh] | None:
-    """Convex pieces of one closed body (hull, prism or cut), or None past the depth or piece budget."""
+def _exact_body(
+    mesh: trimesh.Trimesh, depth: int, deadline: float, between_features: bool = False
+) -> list[trimesh.Trimesh] | None:
+    """Convex pieces of one closed body (hull, prism or cut), or None past the depth or piece budget.
+
+    ``between_features`` adds the planes between the body's concave features to the cut candidates.
+    """
     if time.monotonic() > deadline:
         raise _OutOfTime
     if concavity(mesh) <= CONVEX_TOL_M:
@@ -173,8 +192,13 @@ def _exact_body(mesh: trimesh.Trimesh, depth: int, deadline: float) -> list[trim
         return _prism_pieces(mesh, *prism)
     if depth >= MAX_CUT_DEPTH:
         return None
-    best: tuple[tuple[int, float], list[trimesh.Trimesh]] | None = None
-    for normal, offset in _cut_planes(mesh):
+    # A plane between features is preferred to a face's plane that leaves as many sides to work on: it
+    # splits the features up, where a cut along a hole's facet leaves the pieces with a hole each.
+    best: tuple[tuple[int, int, float], list[trimesh.Trimesh]] | None = None
+    planes = [(n, d, 1) for n, d in _cut_planes(mesh)]
+    if between_features:
+        planes += [(n, d, 0) for n, d in _between_feature_planes(mesh, [(n, d) for n, d, _ in planes])]
+    for normal, offset, rank in planes:
         if time.monotonic() > deadline:
             raise _OutOfTime
         sides = _split(mesh, normal, offset)
@@ -182,6 +206,7 @@ def _exact_body(mesh: trimesh.Trimesh, depth: int, deadline: float) -> list[trim
             continue
         score = (
             sum(1 for s in sides if concavity(s) > CONVEX_TOL_M and _prism_axis(s) is None),
+            rank,
             sum(s.convex_hull.volume - s.volume for s in sides),
         )
         if best is None or score < best[0]:
@@ -192,7 +217,7 @@ def _exact_body(mesh: trimesh.Trimesh, depth: int, deadline: float) -> list[trim
         return None
     out: list[trimesh.Trimesh] = []
     for side in best[1]:
-        pieces = _exact_body(side, depth + 1, deadline)
+        pieces = _exact_body(side, depth + 1, deadline, between_features)
         if pieces is None or len(out) + len(pieces) > MAX_PIECES:
             return None
         out.extend(pieces)
@@ -247,6 +272,55 @@ def _cut_planes(mesh: trimesh.Trimesh) -> list[tuple[np.ndarray, float]]:
             if len(planes) >= CUT_CANDIDATES:
                 break
     return planes
+
+
+def _between_feature_planes(
+    mesh: trimesh.Trimesh, known: list[tuple[np.ndarray, float]]
+) -> list[tuple[np.ndarray, float]]:
+    """Planes halfway between the body's concave features along the normals of its large flat faces.
+
+    A feature is a connected set of faces inside the convex hull (a hole's wall and bottom, a pocket).
+    Along a direction, the features' extents are merged where they overlap; each gap between them gives
+    the plane at its middle (a cut there touches no feature), unless ``known`` has it already.
+    """
+    hull = mesh.convex_hull
+    hn = np.asarray(hull.face_normals, dtype=float)
+    hd = np.einsum("ij,ij->i", hn, hull.triangles[:, 0])
+    depth = (hd[None, :] - mesh.triangles_center @ hn.T).min(axis=1)
+    inside = depth > CONVEX_TOL_M
+    if not inside.any() or not len(mesh.facets):
+        return []
+    adj = mesh.face_adjacency
+    edges = adj[inside[adj[:, 0]] & inside[adj[:, 1]]]
+    features = trimesh.graph.connected_components(edges, nodes=np.nonzero(inside)[0])
+    if len(features) < 2:
+        return []
+    verts = [np.unique(mesh.faces[np.asarray(f, dtype=np.int64)]) for f in features]
+    directions: list[np.ndarray] = []
+    areas = np.asarray(mesh.facets_area)
+    for k in np.argsort(-areas):
+        if areas[k] < 0.1 * areas.max():  # a hole's facet, not a face of the part's outline
+            break
+        n = np.asarray(mesh.facets_normal[k], dtype=float)
+        if all(abs(n @ m) < 1 - 1e-6 for m in directions):
+            directions.append(n if n[int(np.argmax(np.abs(n)))] > 0 else -n)
+            if len(directions) >= 6:
+                break
+    h_all = mesh.vertices @ np.asarray(directions).T
+    out: list[tuple[np.ndarray, float]] = []
+    for i, n in enumerate(directions):
+        spans = sorted((float(h_all[v, i].min()), float(h_all[v, i].max())) for v in verts)
+        reach = spans[0][1]
+        for lo, hi in spans[1:]:
+            if lo - reach > 2 * CONVEX_TOL_M:
+                d = 0.5 * (lo + reach)
+                if not any(
+                    abs(n @ m) > 1 - 1e-6 and abs(d - float(np.sign(n @ m)) * e) < CONVEX_TOL_M
+                    for m, e in known + out
+                ):
+                    out.append((n, d))
+            reach = max(reach, hi)
+    return out
 
 
 def _prism_axis(mesh: trimesh.Trimesh) -> tuple[np.ndarray, float, float] | None:

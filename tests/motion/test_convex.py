@@ -51,6 +51,48 @@ def tube() -> trimesh.Trimesh:
     return outer.difference(trimesh.creation.cylinder(0.012, 0.05, sections=64, transform=_T(z=0.02)))
 
 
+def block_with_two_holes(through: bool) -> tuple[trimesh.Trimesh, list[tuple[np.ndarray, np.ndarray, float]]]:
+    """The two-side housing's block: 40 x 40 x 30 mm, origin at its bottom centre, two perpendicular holes.
+
+    An 11 mm hole along x through it, its axis 20 mm up; a 7 mm hole down from the top at y = 12 mm, 16 mm
+    deep (``through``: all the way down). The holes do not meet. Returns the mesh and each hole's
+    ``(point on the axis, axis, diameter)``, the point halfway along the free length.
+    """
+    block = trimesh.creation.box((0.04, 0.04, 0.03), transform=_T(z=0.015))
+    R = trimesh.transformations.rotation_matrix(np.pi / 2, [0, 1, 0])
+    R[:3, 3] = [0.0, 0.0, 0.02]
+    x_hole = trimesh.creation.cylinder(0.0055, 0.05, sections=48, transform=R)
+    depth = 0.04 if through else 0.016
+    z_hole = trimesh.creation.cylinder(0.0035, 2 * depth, sections=48, transform=_T(y=0.012, z=0.03))
+    mesh = block.difference(x_hole).difference(z_hole)
+    z_mid = 0.015 if through else 0.03 - 0.008
+    holes = [
+        (np.array([0.0, 0.0, 0.02]), np.array([1.0, 0.0, 0.0]), 0.011),
+        (np.array([0.0, 0.012, z_mid]), np.array([0.0, 0.0, 1.0]), 0.007),
+    ]
+    return mesh, holes
+
+
+def _pin_points(centre: np.ndarray, axis: np.ndarray, d: float, length: float, n: int = 4000) -> np.ndarray:
+    """``n`` points sampled on the surface of a pin of diameter ``d`` along ``axis``, centred at ``centre``."""
+    T = trimesh.geometry.align_vectors([0.0, 0.0, 1.0], axis)
+    T[:3, 3] = centre
+    pin = trimesh.creation.cylinder(d / 2, length, sections=96, transform=T)
+    pts, _ = trimesh.sample.sample_surface(pin, n, seed=0)
+    return np.asarray(pts)
+
+
+def _inside(pieces: list[trimesh.Trimesh], pts: np.ndarray, tol: float = 1e-6) -> int:
+    """How many of ``pts`` lie more than ``tol`` inside some piece (behind every plane of its hull)."""
+    inside = np.zeros(len(pts), dtype=bool)
+    for p in pieces:
+        hull = p.convex_hull
+        n = np.asarray(hull.face_normals, dtype=float)
+        off = np.einsum("ij,ij->i", n, hull.triangles[:, 0])
+        inside |= (off[None, :] - pts @ n.T).min(axis=1) > tol
+    return int(inside.sum())
+
+
 def _coal(piece: trimesh.Trimesh) -> coal.CollisionGeometry:
     pts = coal.StdVec_Vec3s()
     pts.extend([np.asarray(v, dtype=float) for v in piece.vertices])
@@ -213,3 +255,31 @@ def test_too_many_holes_fill_the_smallest_first(tmp_path: Path) -> None:
     assert _pin_hits(pieces, np.zeros(3), 0.02, 0.012) == 0  # the big hole is kept
     filled = sum(_pin_hits(pieces, np.array([x, y, 0.0]), 0.006, 0.012) > 0 for x, y in xy)
     assert 0 < filled < len(xy)  # some of the small ones are filled, the others kept
+
+
+@pytest.mark.parametrize("through", [False, True])
+def test_block_with_perpendicular_holes_keeps_both_free(through: bool, tmp_path: Path) -> None:
+    """Holes along x and z: cut between them, each piece keeps one hole; no pin point inside a piece."""
+    mesh, holes = block_with_two_holes(through)
+    pieces, dt = _fresh(mesh, tmp_path)
+    assert dt < 2.0  # about 0.3 s on an idle core
+    assert 2 < len(pieces) <= convex.MAX_PIECES
+    assert _volume(pieces) == pytest.approx(mesh.volume, rel=0.01)  # the exact pieces, not V-HACD's
+    for centre, axis, d in holes:
+        length = 0.05 if axis[0] else (0.03 if through else 0.015)  # 0.5 mm above a blind hole's bottom
+        free = _pin_points(centre, axis, d - CLEARANCE_M, length)
+        assert _inside(pieces, free) == 0
+        assert _inside([mesh.convex_hull], free) > len(free) // 2  # the hull fills the hole
+        off = np.cross(axis, [0.0, 1.0, 0.0]) if axis[2] else np.array([0.0, 1.0, 0.0])
+        for sign in (1.0, -1.0):
+            shifted = _pin_points(centre + sign * 0.001 * off, axis, d - CLEARANCE_M, length)
+            assert _inside(pieces, shifted) > 0
+
+
+def test_cache_key_names_the_method_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pieces cached by an older method (which filled crossing holes) are not read back."""
+    mesh = hex_nut()
+    key = cache_key(mesh)
+    assert f"-x{convex.METHOD_VERSION}-" in key and convex.METHOD_VERSION >= 2
+    monkeypatch.setattr(convex, "METHOD_VERSION", 1)
+    assert cache_key(mesh) != key
