@@ -23,6 +23,7 @@ from build123d import (
     Cylinder,
     Location,
     Plane,
+    Polygon,
     Pos,
     RegularPolygon,
     Rot,
@@ -321,6 +322,57 @@ feed: feeder
     )
 
 
+def regrasp_block() -> None:
+    """A holder block with a slot across its top, and a fin standing upright in the slot.
+
+    The fin (75 tall, 60 wide, 10 thick) ends at its bottom in a tongue tapered to a 4 mm edge, its
+    corners chamfered, so it stands only in the slot (1 % of throws land on the edge): in the feeder it
+    lies flat. Flat, it is taken across its 60 mm width or its 75 mm length with the tool down; standing in
+    the slot, the first grip has the tool on its side with the palm down in the holder's top (the fin
+    stands only 27 mm out of the 110 mm deep block), the second a jaw in the slot. So the robot takes it
+    by its ends, lays it on its long edge on a free patch of a station, and takes it again by its top end
+    across its 10 mm thickness, a grip that comes from above at the slot. The slot has 0.5 mm of play
+    across the fin and 1.5 mm along it (the fin's tongue and corners lead it in).
+    """
+    d = HERE / "regrasp_block"
+    d.mkdir(exist_ok=True)
+    block_h, slot_d, play_t, play_w = 58.0, 48.0, 0.5, 1.5
+    fin_h, fin_w, fin_t, tongue, edge = 75.0, 60.0, 10.0, 6.0, 4.0
+    holder = Box(110, 76, block_h, align=BOTTOM)
+    slot = Box(fin_t + 2 * play_t, fin_w + 2 * play_w, slot_d, align=BOTTOM)
+    holder -= Pos(0, 0, block_h - slot_d) * slot
+    # Fin, local frame: the tongue's edge at z = 0, thickness along x, width along y. It is the side
+    # outline (the tongue's taper, in x-z) and the front outline (chamfered corners, in y-z) both swept
+    # through the fin, intersected.
+    w, t = fin_w / 2, fin_t / 2
+    side = Polygon(
+        (-edge / 2, 0), (edge / 2, 0), (t, tongue), (t, fin_h), (-t, fin_h), (-t, tongue), align=None
+    )
+    front = Polygon(
+        (tongue - w, 0), (w - tongue, 0), (w, tongue), (w, fin_h), (-w, fin_h), (-w, tongue), align=None
+    )
+    fin = extrude(Plane.XZ.offset(-w) * side, amount=fin_w) & extrude(
+        Plane.YZ.offset(-t) * front, amount=fin_t
+    )
+    parts = [
+        named(holder, "holder", Location((0, 0, 0))),
+        named(fin, "fin", Location((0, 0, block_h - slot_d))),
+    ]
+    write_fixed_step(Compound(children=parts, label="regrasp_block"), d / "product.step")
+    write_text(
+        d / "variant.yaml",
+        """\
+# Shows: a regrasp: the fin lies flat in the feeder and stands upright in the holder's slot (only the
+# slot holds it up: its tongue ends in a 4 mm edge); no grasp works at both ends, so the robot takes it
+# by its ends, lays it on its long edge on a free patch of a station, and takes it again by its top end
+# across its 10 mm thickness, which comes from above into the slot.
+assembly: product.step
+fixture: fixture
+feed: feeder
+""",
+    )
+
+
 EXAMPLES = {
     "bracket_assembly": bracket_assembly,
     "sensor_kit": sensor_kit,
@@ -328,6 +380,7 @@ EXAMPLES = {
     "bolted_shaft": bolted_shaft,
     "two_side_housing": two_side_housing,
     "flip_cap": flip_cap,
+    "regrasp_block": regrasp_block,
 }
 
 

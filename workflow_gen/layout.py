@@ -185,41 +185,84 @@ def _overlaps(
     return ""
 
 
-def regrasp_spot(cell: Cell, near_xy_m: np.ndarray, part_radius_m: float) -> tuple[np.ndarray, str]:
+def regrasp_spot(
+    cell: Cell,
+    near_xy_m: np.ndarray,
+    part_radius_m: float,
+    occupied: tuple[tuple[np.ndarray, float], ...] = (),
+) -> tuple[np.ndarray, str]:
     """``(T_world_area (4, 4), surface name)``: where a part is put down to be taken another way.
 
-    The cell's ``planning.regrasp_area`` when it names one; otherwise a free patch of the table top (world
-    z = 0): on a 2 cm grid within the arm's comfortable reach (0.35-0.65 m from the base), at least the
-    part's radius plus half the palm away from every station and obstacle footprint, the one nearest
-    ``near_xy_m (2,)`` (the middle of the part's way). The surface name is the obstacle it lies on (the
-    part may touch it while put down).
+    The cell's ``planning.regrasp_area`` when it names one. Otherwise a free patch on a 2 cm grid within
+    the arm's comfortable reach (0.35-0.65 m from the base), the one nearest ``near_xy_m (2,)`` (the middle
+    of the part's way), looked for first on the stations' tops, then on the table top (world z = 0):
+
+    - on a station, the part (a ball of ``part_radius_m`` round its centre of mass) lies wholly on its top;
+    - on the table, it keeps the part's radius plus half the palm from every station and obstacle footprint;
+    - everywhere, it keeps the part's radius plus half the palm from the parts in ``occupied`` (their
+      centres' ``(xy (2,), radius_m)``: the parts lying in the cell meanwhile) and from the obstacles.
+
+    Stations come first: a part may touch the station it lies on, whereas the table is an obstacle of the
+    cell that the carried part must not touch (the simulation fails a task whose part hits it). The surface
+    name is the station, or the obstacle the patch lies on.
     """
     spec = cell.spec
     if spec.planning.regrasp_area is not None:
         T = cell.resolve_pose(spec.planning.regrasp_area)
         return T, _surface_under(cell, T[:3, 3])
     base = cell.resolve_pose(spec.robot.base_pose)[:3, 3]
-    margin = part_radius_m + max(spec.gripper.palm_size_m[:2]) / 2
-    xs = np.arange(-1.0, 1.0001, 0.02)
-    grid = np.stack(np.meshgrid(xs, xs, indexing="ij"), axis=-1).reshape(-1, 2) + base[:2]
-    r = np.linalg.norm(grid - base[:2], axis=1)
-    ok = (r > 0.35) & (r < 0.65)
-    boxes = [(cell.T_world_station(s.name), np.asarray(s.size_m[:2]) / 2) for s in spec.stations]
+    palm_half = max(spec.gripper.palm_size_m[:2]) / 2
+    margin = part_radius_m + palm_half
+    step = 0.02
+
+    def free(xy: np.ndarray, skip: str = "") -> np.ndarray:
+        r = np.linalg.norm(xy - base[:2], axis=1)
+        ok = (r > 0.35) & (r < 0.65)
+        for T_b, half, name in bodies:
+            if name != skip:
+                local = (xy - T_b[:2, 3]) @ T_b[:2, :2]  # points in the body's xy frame
+                ok &= ~np.all(np.abs(local) < half + margin, axis=1)
+        for c, rad in occupied:
+            ok &= np.linalg.norm(xy - np.asarray(c, float)[:2], axis=1) >= margin + rad
+        return ok
+
+    stations = [(cell.T_world_station(s.name), np.asarray(s.size_m[:2]) / 2, s.name) for s in spec.stations]
+    obstacles = []
     for o in spec.obstacles:
         T_o = cell.resolve_pose(o.pose)
         if o.shape == "box" and o.size_m is not None and abs(T_o[2, 3] + o.size_m[2] / 2) < 1e-3:
             continue  # the table itself (its top at z = 0) is the surface, not an obstacle
         half = np.asarray(o.size_m[:2]) / 2 if o.size_m is not None else np.full(2, o.radius_m or 0.0)
-        boxes.append((T_o, half))
-    for T_b, half in boxes:
-        local = (grid - T_b[:2, 3]) @ T_b[:2, :2]  # grid points in the body's xy frame
-        ok &= ~np.all(np.abs(local) < half + margin, axis=1)
+        obstacles.append((T_o, half, o.name))
+    # On a station's top: the part's footprint inside the top; the station is not in its own way.
+    bodies = obstacles + stations
+    best: tuple[float, np.ndarray, str] | None = None
+    for T_s, half, name in stations:
+        inner = half - part_radius_m
+        if np.any(inner < 0):
+            continue
+        u = np.arange(-inner[0], inner[0] + 1e-9, step)
+        v = np.arange(-inner[1], inner[1] + 1e-9, step)
+        local = np.stack(np.meshgrid(u, v, indexing="ij"), axis=-1).reshape(-1, 2)
+        xy = local @ T_s[:2, :2].T + T_s[:2, 3]
+        ok = free(xy, skip=name)
+        if ok.any():
+            d = np.linalg.norm(xy[ok] - near_xy_m, axis=1)
+            i = int(np.argmin(d))
+            if best is None or d[i] < best[0]:
+                best = (float(d[i]), np.append(xy[ok][i], T_s[2, 3]), name)
+    if best is not None:
+        T = np.eye(4)
+        T[:3, 3] = best[1]
+        return T, best[2]
+    xs = np.arange(-1.0, 1.0001, step)
+    grid = np.stack(np.meshgrid(xs, xs, indexing="ij"), axis=-1).reshape(-1, 2) + base[:2]
+    ok = free(grid)
     if not ok.any():
         raise ValueError("no free patch of the table for a regrasp; name planning.regrasp_area in the cell")
     cand = grid[ok]
-    best = cand[int(np.argmin(np.linalg.norm(cand - near_xy_m, axis=1)))]
     T = np.eye(4)
-    T[:2, 3] = best
+    T[:2, 3] = cand[int(np.argmin(np.linalg.norm(cand - near_xy_m, axis=1)))]
     return T, _surface_under(cell, T[:3, 3])
 
 

@@ -289,8 +289,15 @@ def _regrasp(
     mesh = ctx.geom.mesh
     mid = (ctx.T_world_start[:2, 3] + ctx.T_world_target[:2, 3]) / 2
     radius = float(np.max(np.linalg.norm(mesh.vertices - mesh.center_mass, axis=1)))
+    # The parts lying in the cell meanwhile (in the feeder, at their places): the area keeps clear of them.
+    world = getattr(getattr(scene.planner, "world", None), "objects", {})
+    occupied = tuple(
+        (np.asarray(o.T_world_obj, float)[:2, 3], float(o.extent_m))
+        for name, o in sorted(world.items())
+        if name != ctx.name and getattr(o, "kind", "") == "part" and not o.attached
+    ) or tuple((m.bounding_sphere.center[:2], float(m.bounding_sphere.primitive.radius)) for m in built_world)
     try:
-        T_area, surface = regrasp_spot(cell, mid, radius)
+        T_area, surface = regrasp_spot(cell, mid, radius, occupied)
     except ValueError:
         return None
     candidates: list[tuple[int, np.ndarray, GraspSet, GraspSet]] = []
