@@ -241,7 +241,7 @@ class PlanningSpec(StrictModel):
     regrasp_area: PoseSpec | None = Field(
         default=None,
         description="where a part is put down to be taken another way (a regrasp), on a free surface; "
-        "default: a free patch of the table chosen by the workflow generator",
+        "default: a free patch of a station top (else the table) chosen by the workflow generator",
     )
 
 

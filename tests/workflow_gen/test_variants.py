@@ -142,19 +142,21 @@ def test_trajectories_reach_the_grasp_and_place_poses(vdir: Path, plan_of, cell)
         assert t.grasp is not None
         G = t.grasp.T_part_tcp.matrix()
         steps = {s.name: s for s in t.steps}
-        T_pick = p.fk(trajs[steps["approach"].trajectory].q[-1])
-        T_place = p.fk(trajs[steps["insert"].trajectory].q[-1])
-        for T, want in (
-            (T_pick, t.T_world_part_pick.matrix() @ G),
-            (T_place, t.T_world_part_place.matrix() @ G),
-        ):
+        # A regrasp's grasp is its second leg's: it is checked at the place (its pick is the put-down pose).
+        tag = "_2" if t.kind == "regrasp" else ""
+        T_pick = p.fk(trajs[steps["approach" + tag].trajectory].q[-1])
+        T_place = p.fk(trajs[steps["insert" + tag].trajectory].q[-1])
+        checks = [(T_place, t.T_world_part_place.matrix() @ G)]
+        if not tag:
+            checks.append((T_pick, t.T_world_part_pick.matrix() @ G))
+        for T, want in checks:
             assert np.linalg.norm(T[:3, 3] - want[:3, 3]) < 1e-3, t.id
             assert np.linalg.norm(T[:3, :3] - want[:3, :3]) < 1e-2, t.id
         # The tool never comes from below (at most 15 deg above horizontal), at the pick and the place.
         assert T_pick[2, 2] <= 0.26 and T_place[2, 2] <= 0.26, t.id
         # The insertion runs straight along the part's insertion direction (within 1 mm over its length).
         assert t.insert_dir is not None
-        ins = trajs[steps["insert"].trajectory]
+        ins = trajs[steps["insert" + tag].trajectory]
         a, b = p.fk(ins.q[0])[:3, 3], p.fk(ins.q[-1])[:3, 3]
         d = np.asarray(t.insert_dir)
         along = b - a
