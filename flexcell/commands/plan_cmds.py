@@ -117,3 +117,23 @@ def register(app: typer.Typer, bench_app: typer.Typer, export_app: typer.Typer) 
             print(json.dumps(result, indent=2))
         else:
             console.print_json(json.dumps(result))
+
+    @bench_app.command("grasp")
+    def bench_grasp(
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        objects: int = typer.Option(60, "--objects", min=1, help="how many generated objects"),
+        seed: int = typer.Option(0, "--seed", help="seed of the object set"),
+        quick: bool = typer.Option(False, "--quick", help="the first 8 objects only"),
+        keep: Path | None = typer.Option(None, "--keep", help="keep the variants and workflows here"),
+    ) -> None:
+        """Novel parts from the feeder into the kit tray: planned and physics rates, new vs top-down peer."""
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+        import grasp_bench
+
+        result = grasp_bench.run(objects, seed, quick, keep_dir=keep)
+        if as_json:
+            print(json.dumps(result, indent=2))
+        else:
+            console.print(grasp_bench.table(result), highlight=False)
