@@ -26,6 +26,7 @@ workflow gives the same :class:`ValidationResult` bit for bit.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -205,7 +206,8 @@ class _Replay:
         self.max_slip, self.max_lift = 0.0, 0.0
         tracking = "ok"
         failures: list[str] = []
-        carry_idx = _carry_step(task.steps)
+        labels = _leg_labels(task)
+        carry_idx = {_carry_step(task.steps[a:b], a) for a, b in _legs(task.steps)} - {None}
         first = next((self.trajs[s.trajectory] for s in task.steps if s.trajectory), None)
         if first is not None and self._recover(first.q[0]):
             failures_note = "arm put back at the task start after an earlier failure"
@@ -220,8 +222,8 @@ class _Replay:
                 traj = self.trajs[key]
                 sim.follow(traj)
                 timeout = traj.duration_s + sim.arm.tol.goal_time_s + 0.5
-                half = traj.duration_s / 2 if i == carry_idx else None
-                self._run_until(sim.arm_done, timeout, task.id, half)
+                half = traj.duration_s / 2 if i in carry_idx else None
+                self._run_until(sim.arm_done, timeout, labels[i], half)
                 status = sim.arm_status()
                 if status != TrajectoryStatus.SUCCEEDED and tracking == "ok":
                     tracking = (
@@ -241,10 +243,10 @@ class _Replay:
                 self.T_tcp_part0 = np.linalg.inv(sim.T_world_tcp()) @ T_part
                 self.z0 = float(T_part[2, 3])
                 if self.on_frame is not None:
-                    self.on_frame(sim, task.id, "pick")
+                    self.on_frame(sim, labels[i], "pick")
             if step.detach:
                 if self.on_frame is not None:
-                    self.on_frame(sim, task.id, "place")
+                    self.on_frame(sim, labels[i], "place")
         # Let the placed part come to rest before measuring where it is.
         self._advance(round(0.2 / sim.dt_s), task.id)
         T_part = sim.part_poses()[task.part]
@@ -378,10 +380,28 @@ def _expected(a: str, b: str, part: str) -> bool:
     return a in gripper and b == f"part:{part}"
 
 
-def _carry_step(steps: list[MotionStep]) -> int | None:
+def _legs(steps: list[MotionStep]) -> list[tuple[int, int]]:
+    """``(start, end)`` step ranges of the carries of a task: a regrasp has two, each from its pick on."""
+    starts = [i for i, s in enumerate(steps) if s.attach]
+    if len(starts) <= 1:
+        return [(0, len(steps))]
+    bounds = [0, *starts[1:], len(steps)]
+    return list(itertools.pairwise(bounds))
+
+
+def _leg_labels(task: Task) -> list[str]:
+    """Storyboard label of each step: the task id, the first carry of a regrasp its own row."""
+    legs = _legs(task.steps)
+    out = [task.id] * len(task.steps)
+    for k, (a, b) in enumerate(legs[:-1]):
+        out[a:b] = [f"{task.id} (put down to regrasp, {k + 1}/{len(legs)})"] * (b - a)
+    return out
+
+
+def _carry_step(steps: list[MotionStep], offset: int = 0) -> int | None:
     """Index of the longest trajectory step while the part is held (the storyboard's "carry" frame)."""
     held, best, best_d = False, None, -1.0
-    for i, s in enumerate(steps):
+    for i, s in enumerate(steps, offset):
         if held and s.kind == "trajectory" and s.duration_s > best_d:
             best, best_d = i, s.duration_s
         if s.attach:
