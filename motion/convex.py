@@ -225,10 +225,12 @@ def _exact_body(
 
 
 def _to_manifold(mesh: trimesh.Trimesh) -> manifold3d.Manifold:
+    # Fresh writeable copies: manifold3d refuses read-only arrays, and a mesh made from another manifold's
+    # output holds read-only views of that buffer (np.ascontiguousarray would pass them through).
     m = manifold3d.Manifold(
         manifold3d.Mesh64(
-            vert_properties=np.ascontiguousarray(mesh.vertices, dtype=np.float64),
-            tri_verts=np.ascontiguousarray(mesh.faces, dtype=np.uint32),
+            vert_properties=np.array(mesh.vertices, dtype=np.float64, order="C", copy=True),
+            tri_verts=np.array(mesh.faces, dtype=np.uint32, order="C", copy=True),
         )
     )
     if m.is_empty():

@@ -279,9 +279,10 @@ def _to_manifold(v: np.ndarray, f: np.ndarray) -> manifold3d.Manifold | None:
 
 def _from_manifold(m: manifold3d.Manifold) -> trimesh.Trimesh:
     out = m.to_mesh64()
+    # Copies: manifold's buffers are read-only, and a mesh must be writeable for what comes after.
     return trimesh.Trimesh(
-        np.asarray(out.vert_properties, dtype=float)[:, :3],
-        np.asarray(out.tri_verts, dtype=np.int64),
+        np.array(out.vert_properties, dtype=float)[:, :3].copy(),
+        np.array(out.tri_verts, dtype=np.int64),
         process=False,
     )
 
