@@ -44,6 +44,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import trimesh
@@ -63,6 +64,8 @@ from build123d import (
 )
 from build123d.topology import Shape
 from OCP.BRepBuilderAPI import BRepBuilderAPI_Transform
+
+T = TypeVar("T")
 
 STEP_TIMESTAMP = "2026-12-03T00:00:00"
 BOTTOM = (Align.CENTER, Align.CENTER, Align.MIN)
@@ -206,7 +209,7 @@ class Dims:
     def u(self, lo: float, hi: float) -> float:
         return r05(self.rng.uniform(lo, hi))
 
-    def pick(self, options: list) -> object:
+    def pick(self, options: list[T]) -> T:
         return options[self.rng.randrange(len(options))]
 
 
@@ -448,10 +451,11 @@ def enclosure_lid(seed: int) -> Product:
     )
 
 
-def flange_coupling(seed: int) -> Product:
+def flange_coupling(seed: int, n_bolts: int = 4) -> Product:
     """Two flanged hubs face to face (vertical axis), four hex bolts, four nuts, eight washers.
 
     Every node is named ``NAUO<n>`` (the STEP occurrence id, the only name some exporters give).
+    ``n_bolts`` other than 4 makes the larger coupling of :func:`make_large` (same dimensions).
     """
     g = Dims(seed, "flange_coupling")
     fd, ft = g.u(90, 120), g.u(12, 16)
@@ -463,7 +467,7 @@ def flange_coupling(seed: int) -> Product:
     below = bolt_l - (2 * ft + f["hw"])  # bolt length under the lower flange's face
     hub_l = r05(max(g.u(22, 30), below + 4))
     pcd = r05((fd / 2 + hub_d / 2) / 2 + 2)
-    pts = circle_pts(4, pcd)
+    pts = circle_pts(n_bolts, pcd)
     flange = Cylinder(fd / 2, ft, align=BOTTOM) + Cylinder(hub_d / 2, hub_l, align=TOP)
     flange -= Pos(0, 0, ft) * Cylinder(bore / 2, ft + hub_l, align=TOP)
     flange = holes(flange, pts, bolt_d + 2 * CLEAR, ft, ft)
@@ -515,8 +519,9 @@ def flange_coupling(seed: int) -> Product:
         p.why = f"{p.label}: {p.why}" if p.why else p.label
         p.label = f"NAUO{i}"
     return Product(
-        "flange_coupling",
-        "A flange coupling, axis vertical: two hubs, 4 M8 bolts, 4 nuts, 8 washers; every name NAUO<n>.",
+        "flange_coupling" if n_bolts == 4 else f"flange_coupling_{n_bolts}_bolts",
+        f"A flange coupling, axis vertical: two hubs, {n_bolts} M8 bolts, {n_bolts} nuts, {2 * n_bolts} washers;"
+        " every name NAUO<n>.",
         parts,
         notes=[
             "no names: bolts, nuts and washers can only be told by shape",
@@ -561,11 +566,13 @@ def shaft_bearing(seed: int) -> Product:
     sx = -plate_l / 2 + foot_l + 5
     zc = plate_t + axis_h
     x1 = sx + x_face + shoulder_w  # after the shoulder
+    base = holes(
+        Box(plate_l, plate_w, plate_t, align=BOTTOM), [(sx + x, y) for x, y in foot_pts], 6, 10, plate_t
+    )
     parts = [
-        Part("Body", Box(plate_l, plate_w, plate_t, align=BOTTOM), Location((0, 0, 0))),
+        Part("Body", base, Location((0, 0, 0))),
         Part("Body", support, Location((sx, 0, plate_t))),
     ]
-    parts[0].shape = holes(parts[0].shape, [(sx + x, y) for x, y in foot_pts], 6, 10, plate_t)
     parts[0].worker, parts[0].why = True, f"{plate_l:.0f} x {plate_w:.0f} mm plate, wider than the stroke"
     fl = std_len(12 + 8)
     for x, y in foot_pts:
@@ -855,7 +862,7 @@ def write_product(prod: Product, out_dir: Path) -> Path:
     order: dict[int, int] = {}
     for i, p in enumerate(prod.parts, start=1):
         order[id(p)] = i
-    expected = {
+    expected: dict[str, Any] = {
         "name": prod.name,
         "description": prod.comment,
         "up_axis": prod.up,
@@ -882,6 +889,7 @@ def write_product(prod: Product, out_dir: Path) -> Path:
 def _check(step: Path, names: list[str], centres: list[np.ndarray]) -> None:
     """Read the STEP back: the node names are the predicted ones, each where it was put, one closed body."""
     scene = trimesh.load(step)
+    assert isinstance(scene, trimesh.Scene)
     got = sorted(scene.graph.nodes_geometry)
     if got != sorted(names):
         raise RuntimeError(f"{step}: trimesh nodes {got} != predicted {sorted(names)}")
@@ -917,6 +925,14 @@ def make_corpus(out_dir: Path, seed: int = 0) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return [write_product(make(seed), out_dir) for make in PRODUCTS]
+
+
+def make_large(out_dir: Path, seed: int = 0) -> Path:
+    """Write a larger assembly for the plan-time target (not one of the held-out six): the flange
+    coupling with six bolts, 26 parts (two hubs, 6 bolts, 6 nuts, 12 washers)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return write_product(flange_coupling(seed, n_bolts=6), out_dir)
 
 
 def main() -> None:

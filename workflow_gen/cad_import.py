@@ -184,8 +184,13 @@ _GENERIC = re.compile(
 
 
 def sanitize_name(raw: str) -> str:
-    """A CAD name in the safe alphabet ``[A-Za-z0-9_.-]`` (names become file names and task ids)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw.strip()).strip("_.-")
+    """A CAD name in the safe alphabet ``[A-Za-z0-9_.-]`` (names become file names and task ids).
+
+    Runs of separators that hold an underscore or repeat a dash or dot (SolidWorks Toolbox's
+    ``M6 x 25 --- 25N``) become one underscore.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", raw.strip())
+    return re.sub(r"[_.-]*_[_.-]*|[.-]{2,}", "_", safe).strip("_.-")
 
 
 def is_generic_name(raw: str) -> bool:

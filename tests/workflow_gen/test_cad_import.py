@@ -274,6 +274,9 @@ def test_name_helpers() -> None:
     for raw in ("plate", "Bracket:1", "pin_2", "M6x20 bolt", "base-plate"):
         assert not is_generic_name(raw), raw
     assert sanitize_name("M6x20 bolt (ISO 4017)") == "M6x20_bolt_ISO_4017"
+    # SolidWorks Toolbox names: the " --- " between size and thread length is one separator.
+    assert sanitize_name("ISO 4762 M6 x 25 --- 25N-1") == "ISO_4762_M6_x_25_25N-1"
+    assert sanitize_name("6204-2RS") == "6204-2RS"
     assert unique_names(["pin", "pin", "plate", "pin"], [False, True, True, False]) == [
         "pin_2",
         "pin",
