@@ -467,7 +467,7 @@ def flange_coupling(seed: int, n_bolts: int = 4) -> Product:
     below = bolt_l - (2 * ft + f["hw"])  # bolt length under the lower flange's face
     hub_l = r05(max(g.u(22, 30), below + 4))
     pcd = r05((fd / 2 + hub_d / 2) / 2 + 2)
-    pts = circle_pts(n_bolts, pcd)
+    pts = circle_pts(n_bolts, pcd, 180.0 / n_bolts)  # symmetric about x: the upper flange is turned about x
     flange = Cylinder(fd / 2, ft, align=BOTTOM) + Cylinder(hub_d / 2, hub_l, align=TOP)
     flange -= Pos(0, 0, ft) * Cylinder(bore / 2, ft + hub_l, align=TOP)
     flange = holes(flange, pts, bolt_d + 2 * CLEAR, ft, ft)
