@@ -40,6 +40,7 @@ from sim.cell_sim import CellSim
 from sim.controllers import TrajectoryStatus
 from sim.model_builder import SimFault
 from workflow_gen.model import MotionStep, Task, Workflow, load_workflow
+from workflow_gen.phases import ReasonKind
 
 # Checks run every this many physics steps (20 ms at 2 ms steps): slip is slow next to that.
 CHECK_EVERY = 10
@@ -309,9 +310,11 @@ class _Replay:
         T_goal = task.T_world_part_place.matrix()
         sim.place_part(task.part, T_goal)
         info = self.part_info.get(task.part)
-        if task.kind == "fasten" or (info is not None and info.fastener is not None):
-            # A fastener is threaded on / screwed in by the worker: from then on it stays where it was put,
-            # and fastening a nut tightens its bolt too.
+        held_up = task.reason_kind in (ReasonKind.TIPS_OVER, ReasonKind.UNSUPPORTED, ReasonKind.DEPENDS_ON)
+        if held_up or task.kind == "fasten" or (info is not None and info.fastener is not None):
+            # A fastener is threaded on / screwed in by the worker, and a part that cannot stand by itself
+            # yet is held by the worker until what holds it is in: from then on it stays where it was put;
+            # fastening a nut tightens its bolt too.
             sim.fasten(task.part)
             if task.kind == "fasten" and info is not None and info.fastened_with in self.part_info:
                 sim.fasten(info.fastened_with)

@@ -148,6 +148,7 @@ def plan_tasks(
     q = home.copy()
     opening = gripper.stroke_m
     later: list[tuple[PartContext, WorkerTask]] = []
+    pending: list[PartContext] = []
     torques_nm = torques_nm or {}
 
     def next_id(name: str) -> str:
@@ -173,12 +174,7 @@ def plan_tasks(
         say("motions", name)
         missing = [s for s in ctx.supports if s not in placed]
         if missing:
-            out.parts[name] = PartPlan(
-                ctx,
-                Impossible(
-                    name, ReasonKind.DEPENDS_ON, f"rests on {', '.join(missing)}, which is not placed"
-                ),
-            )
+            pending.append(ctx)  # what holds it is not in: the worker sets it in after the rest
             continue
         waiting = [
             c for c in contexts if c.name not in placed and c.name != name and c.T_world_start is not None
@@ -208,10 +204,33 @@ def plan_tasks(
             )
     for ctx, w in later:
         by_worker(ctx, w)
-    for c in contexts:
-        if c.name not in out.parts:
-            why = c.blocked or Failure(ReasonKind.UNSUPPORTED, "not in the assembly sequence")
-            out.parts[c.name] = PartPlan(c, Impossible(c.name, why.kind, why.sentence))
+    # Parts the sequence could not stand up by themselves (they tip over, hang on a part that is not in,
+    # or rest on one of those): the worker sets them in, bottom first, and holds them until they are held.
+    rest = pending + [c for c in contexts if c.name not in out.parts and c not in pending]
+    rest.sort(key=lambda c: (_bottom_z(c), c.name))
+    for c in rest:
+        missing = [s for s in c.supports if s not in placed]
+        lost = [s for s in missing if isinstance(getattr(out.parts.get(s), "outcome", None), Impossible)]
+        why = c.blocked or Failure(
+            ReasonKind.DEPENDS_ON,
+            f"rests on {', '.join(missing) or 'parts'} that are not in place before it",
+        )
+        if lost:
+            outcome = Impossible(
+                c.name, ReasonKind.DEPENDS_ON, f"rests on {', '.join(lost)}, which nobody can place"
+            )
+        else:
+            outcome = _for_person(c, why)
+        out.parts[c.name] = PartPlan(c, outcome)
+        if isinstance(outcome, WorkerTask):
+            by_worker(c, outcome)
+            if _fastened_now(c, contexts):
+                parked = park()
+                out.tasks.append(
+                    fastening_task(
+                        c, next_id(f"fasten_{c.name}"), cell, parked, fastening_tool, torques_nm.get(c.name)
+                    )
+                )
     _return_home(planner, out, q, home)
     return out
 
@@ -375,15 +394,22 @@ def _for_person(ctx: PartContext, why: Failure) -> PartOutcome:
             f"{why.sentence}; no worker's task either: {ctx.geom.mass_kg:.1f} kg is more than one person "
             f"lifts by hand ({OPERATOR_MAX_KG:.0f} kg)",
         )
-    if why.kind in (
-        ReasonKind.INTERLOCKED,
-        ReasonKind.UNSUPPORTED,
-        ReasonKind.TIPS_OVER,
-        ReasonKind.DEPENDS_ON,
-    ):
-        return Impossible(ctx.name, why.kind, why.sentence)
+    if why.kind == ReasonKind.INTERLOCKED:
+        return Impossible(ctx.name, why.kind, why.sentence)  # no straight way in, for anybody
     task_kind = "place_by_hand" if ctx.T_world_start is not None else "hand_to_cell"
+    if why.kind in (ReasonKind.UNSUPPORTED, ReasonKind.TIPS_OVER, ReasonKind.DEPENDS_ON):
+        hold = (
+            "; the worker sets it in place and holds it until it is fastened or held by the parts around it"
+        )
+        return WorkerTask(ctx.name, task_kind, why.kind, why.sentence + hold)
     return WorkerTask(ctx.name, task_kind, why.kind, why.sentence)
+
+
+def _bottom_z(ctx: PartContext) -> float:
+    """Height of a part's lowest point at its place (inf when it has none)."""
+    if ctx.T_world_target is None:
+        return float("inf")
+    return float(trimesh.transform_points(ctx.geom.mesh.convex_hull.vertices, ctx.T_world_target)[:, 2].min())
 
 
 def _placed_mesh(ctx: PartContext, T_world_part: np.ndarray | None) -> trimesh.Trimesh:

@@ -50,8 +50,8 @@ def test_parts_resting_on_an_infeasible_part_are_infeasible_too(tmp_path: Path, 
     assert "no worker's task either" in inf["plate"] and "25 kg" in inf["plate"]
     kinds = {i.part: i.kind for i in o.workflow.infeasible}
     assert kinds["plate"] == ReasonKind.TOO_HEAVY_FOR_WORKER
-    assert inf["bracket_1"] == "rests on plate, which is not placed"
-    assert inf["pin_2"] == "rests on bracket_2, which is not placed"
+    assert inf["bracket_1"] == "rests on plate, which nobody can place"
+    assert inf["pin_2"] == "rests on bracket_2, which nobody can place"
     assert kinds["bracket_1"] == kinds["pin_2"] == ReasonKind.DEPENDS_ON
 
 
