@@ -3,21 +3,23 @@
 Measures
 --------
 joint_states_rate_hz, joint_states_jitter_ms (std and p99 of the wall-clock inter-arrival time) at
-real-time factor 1; command_to_motion_ms: wall time from publishing a trajectory on
-``/arm_controller/joint_trajectory`` to the first ``/joint_states`` that shows the arm moving (median, p95
-of 20 moves; target <= 5 ms median). The probe is a node of its own, spun in the benchmark's main thread
+real-time factor 1; command_to_motion_ms: wall time from sending a FollowJointTrajectory goal to
+``/arm_controller/follow_joint_trajectory`` (what the executor and MoveIt do) to the first ``/joint_states``
+that shows the arm moving (median, p95 of 20 moves; target <= 5 ms median); the same from publishing on
+``/arm_controller/joint_trajectory`` as ``topic_command_to_motion_ms`` (the goal adds the action's request /
+accept round trip). The probe is a node of its own, spun in the benchmark's main thread
 while no other client spins in the process, and it waits a random time of up to one controller period
 (4 ms) before each command: without that wait every command came a fixed number of physics steps after the
 previous move was seen, i.e. at the same phase of the 250 Hz controller cycle in all 20 moves of a run
 (a different phase from run to run, so medians jumped by a controller step between runs). Executor
 overhead per task: the one-task scripted pick-and-place run through the whole graph (load, start, IDLE) at
-real-time factor 1: ``executor_overhead_ms_per_task`` is the executor's own wall time from the joint state
-that completes a step (its receipt by the executor's subscription) to the moment the next step's command
-has been published, summed over the task (persisted by the executor in ``tasks.overhead_s``; target <= 20
-ms). The span covers the step's SQLite commit, the pause/cancel checks and the publish itself; the action
-feedback goes out after the command and is not in it, and the trajectory messages are built and
-serialized once when the goal starts (a few ms per workflow, before its first command, which no span
-covers). ``cycle_time_vs_inprocess_ms_per_task`` compares the sim cycle time with the same workflow
+real-time factor 1: ``executor_overhead_ms_per_task`` is the executor's own wall time from the controller
+result that completes a step (its receipt by the executor's action client) to the moment the next step's
+goal is sent, summed over the task (persisted by the executor in ``tasks.overhead_s``; target <= 20 ms).
+The span covers the hand-over to the run thread, the step's SQLite commit, the pause/cancel checks and the
+hand-back to the executor's thread that sends the goal; the workflow's feedback goes out after the goal
+and is not in it, and the trajectory goals are built once when the run starts (a few ms per workflow,
+before its first command, which no span covers). ``cycle_time_vs_inprocess_ms_per_task`` compares the sim cycle time with the same workflow
 replayed in-process by ``sim.validate`` (its settle checks are stricter, so this difference mixes transport
 latency with different settle criteria).
 """
@@ -32,10 +34,12 @@ from typing import Any
 
 import numpy as np
 import rclpy
+from control_msgs.action import FollowJointTrajectory
 from flexcell_ros import conversions as conv
 from flexcell_ros.bringup import Graph
 from flexcell_ros.client import CellClient
 from flexcell_ros.run_store import RunStore
+from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
@@ -50,11 +54,12 @@ from sim.validate import validate_workflow
 CONTROL_PERIOD_S = CONTROL_EVERY * 0.002
 
 
-def _latency(domain: int, joint_names: list[str], n: int = 20) -> list[float]:
-    """Wall ms from a trajectory publish to the first joint state showing the arm moving.
+def _latency(domain: int, joint_names: list[str], n: int = 20, action: bool = True) -> list[float]:
+    """Wall ms from a FollowJointTrajectory goal sent (``action``) or a trajectory published on the
+    controller topic to the first joint state showing the arm moving.
 
-    A lean probe: its own context and a single-threaded executor spun in this thread, so that the
-    measurement does not include a busy client's thread hand-offs.
+    A lean probe: its own context and a single-threaded executor spun in this thread (the goal is sent from
+    it too), so that the measurement does not include a busy client's thread hand-offs.
     """
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=domain)
@@ -74,8 +79,13 @@ def _latency(domain: int, joint_names: list[str], n: int = 20) -> list[float]:
 
         node.create_subscription(JointState, "/joint_states", on_js, 10)
         pub = node.create_publisher(JointTrajectoryMsg, "/arm_controller/joint_trajectory", 10)
+        arm = ActionClient(node, FollowJointTrajectory, "/arm_controller/follow_joint_trajectory")
+
+        def ready() -> bool:
+            return bool(last) and (arm.server_is_ready() if action else pub.get_subscription_count() > 0)
+
         end = time.monotonic() + 20.0
-        while (not last or pub.get_subscription_count() == 0) and time.monotonic() < end:
+        while not ready() and time.monotonic() < end:
             ex.spin_once(timeout_sec=0.01)
         rng = np.random.default_rng(0)
         out: list[float] = []
@@ -95,19 +105,23 @@ def _latency(domain: int, joint_names: list[str], n: int = 20) -> list[float]:
             q1[0] += v * 0.2
             qd = np.zeros((2, len(q0)))
             qd[:, 0] = v
-            msg = conv.trajectory_to_msg(
-                JointTrajectory(joint_names, np.array([0.0, 0.2]), np.vstack([q0, q1]), qd)
-            )
+            traj = JointTrajectory(joint_names, np.array([0.0, 0.2]), np.vstack([q0, q1]), qd)
+            goal = conv.follow_goal_to_msg(traj, goal_time_tolerance_s=1.0)
+            msg = goal.trajectory
             moving_at.clear()
             armed[0] = True
             t_pub = time.perf_counter()
-            pub.publish(msg)
+            if action:
+                arm.send_goal_async(goal)
+            else:
+                pub.publish(msg)
             stop = time.monotonic() + 2.0
             while not moving_at and time.monotonic() < stop:
                 ex.spin_once(timeout_sec=0.001)
             if moving_at:
                 out.append((moving_at[0] - t_pub) * 1000.0)
         ex.shutdown()
+        arm.destroy()
         node.destroy_node()
         return out
     finally:
@@ -145,10 +159,18 @@ def run(seconds: float = 5.0) -> dict[str, Any]:
         # 2. command-to-motion latency, with no other client spinning in this process: the client above
         # takes /joint_states and /clock (1000 messages/s) in a thread that would compete with the
         # probe for the GIL.
-        lat = _latency(domain, list(load_cell().joint_names))
+        joints = list(load_cell().joint_names)
+        lat = _latency(domain, joints, action=True)
         report["command_to_motion_ms_median"] = round(float(np.median(lat)), 3) if lat else None
         report["command_to_motion_ms_p95"] = round(float(np.percentile(lat, 95)), 3) if lat else None
         report["command_to_motion_samples"] = len(lat)
+        lat_topic = _latency(domain, joints, action=False)
+        report["topic_command_to_motion_ms_median"] = (
+            round(float(np.median(lat_topic)), 3) if lat_topic else None
+        )
+        report["topic_command_to_motion_ms_p95"] = (
+            round(float(np.percentile(lat_topic, 95)), 3) if lat_topic else None
+        )
         # 3. executor overhead: the scripted task through ROS vs the in-process replay
         with CellClient(domain) as client:
             client.wait_graph(60.0)

