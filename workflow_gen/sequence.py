@@ -39,6 +39,15 @@ HOLD_CLEARANCE_M = (-3e-4, 1e-3)  # hole radius minus shaft radius for a part he
 DIR_COST = np.array([0.0, 1.0, 2.0])
 TURN_COST = 2.5
 SLIDE_COST = 2.5
+# A shaft pressed into a hole (|clearance| at most this) over at least this many diameters holds it.
+PRESS_CLEARANCE_M = 1e-4
+PRESS_MIN_DIAMETERS = 0.9
+FACE_MIN_PROBES = 3  # probes of a face bearing on another part's face for a flanged spigot joint
+# Sideways (|d_z| below this), a part slides its length along d and this margin, then is lifted away.
+SLIDE_MAX_Z = 0.7
+SLIDE_MARGIN_M = 0.01
+# Within a slide, hits this close are surfaces in contact (a countersunk head's rim in its countersink).
+SLIDE_CONTACT_M = 2 * PROBE_INSET_M
 MAX_VERTEX_PROBES = 2  # vertices used as probes, at most this many times n_probe
 
 _BASE_DIRS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=float)
@@ -78,12 +87,18 @@ class _Support:
     rest_pts : other part -> (K, 3) contact points where it lies on that part
     holds : other part -> [(axis (3,), segment (2, 3))], lengths of its shafts inside that part's holes
     threaded_on : the bolt or shaft this nut / washer is threaded on, or None
+    flanged : the parts of ``holds`` it also bears on with a face across the hole axis (a flanged
+        spigot joint: an end cap on a tube's bore), which hold it whatever its centre of mass
+    pressed : the parts of ``holds`` with a hole it is pressed into (zero clearance, at least about a
+        diameter long), which hold it as a cantilever
     """
 
     fixture_pts: np.ndarray
     rest_pts: dict[str, np.ndarray] = field(default_factory=dict)
     holds: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
     threaded_on: str | None = None
+    flanged: set[str] = field(default_factory=set)
+    pressed: set[str] = field(default_factory=set)
 
     def parts(self) -> set[str]:
         """Every part this one could rest on, be held by or be threaded on."""
@@ -149,6 +164,31 @@ def _direction_table(
     return np.array(dirs), allowed, n_own
 
 
+@dataclass
+class _Rays:
+    """What the ray probes found.
+
+    Attributes
+    ----------
+    dist : (D, n, n) float, ``dist[d, a, b]``: the shortest distance a ray from part a along direction
+        d travels to meet part b (inf: none meets it)
+    far : (D, n, n) float, the same for the rays that meet b beyond SLIDE_CONTACT_M: those meeting it
+        sooner start in the overlap of two touching surfaces, tessellated apart
+    rest : (a, b) -> contact point arrays (K, 3) where a lies on b (rays down from a's bottom, up
+        from b's top, that meet the other part within SUPPORT_TOL_M)
+    touch : (D, n, n) int, ``touch[d, a, b]``: probes of a on faces facing d that meet b within
+        SUPPORT_TOL_M (a's face bears against b's)
+    clear_up : (D, n, n) bool, ``clear_up[d, a, b]``: rays up from part a moved ``slide[a, d]`` along
+        d meet b (only for sideways d with a slide)
+    """
+
+    dist: np.ndarray
+    far: np.ndarray
+    rest: dict[tuple[int, int], list[np.ndarray]]
+    touch: np.ndarray
+    clear_up: np.ndarray
+
+
 def _cast(
     meshes: list[trimesh.Trimesh], probes: list[tuple[np.ndarray, np.ndarray]], dirs: np.ndarray
 ) -> tuple[np.ndarray, dict[tuple[int, int], list[np.ndarray]]]:
@@ -157,53 +197,89 @@ def _cast(
     Returns
     -------
     hit : (D, n, n) bool, ``hit[d, a, b]``: a ray from part a along direction d meets part b
-    rest : (a, b) -> contact point arrays (K, 3) where a lies on b (rays down from a's bottom, up
-        from b's top, that meet the other part within SUPPORT_TOL_M)
+    rest : (a, b) -> contact point arrays (K, 3) where a lies on b (see :class:`_Rays`)
     """
+    r = _cast_rays(meshes, probes, dirs)
+    return np.isfinite(r.dist), r.rest
+
+
+def _ray_hits(
+    mesh: trimesh.Trimesh, corners: np.ndarray, org: np.ndarray, sel: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ray indices (H,), hit points (H, 3), distances (H,))`` of the rays from ``org[sel]`` along
+    ``d`` that meet ``mesh`` (its box ``corners (8, 3)``); only rays in its shadow are cast."""
+    margin = SLIDE_INSET_M + PROBE_INSET_M
+    u, v = _basis(d)
+    cu, cv, cd = corners @ u, corners @ v, corners @ d
+    ou, ov, od = org @ u, org @ v, org @ d
+    sel = (
+        sel
+        & (ou > cu.min() - margin)
+        & (ou < cu.max() + margin)
+        & (ov > cv.min() - margin)
+        & (ov < cv.max() + margin)
+        & (od < cd.max() + margin)
+    )
+    idx = np.nonzero(sel)[0]
+    if len(idx) == 0:
+        return idx, np.zeros((0, 3)), np.zeros(0)
+    rays = np.broadcast_to(d, (len(idx), 3))
+    loc, ray_i, _ = mesh.ray.intersects_location(org[idx], rays, multiple_hits=False)
+    if len(ray_i) == 0:
+        return np.zeros(0, dtype=int), np.zeros((0, 3)), np.zeros(0)
+    src = idx[ray_i]
+    return src, loc, (loc - org[src]) @ d
+
+
+def _cast_rays(
+    meshes: list[trimesh.Trimesh],
+    probes: list[tuple[np.ndarray, np.ndarray]],
+    dirs: np.ndarray,
+    slide: np.ndarray | None = None,
+) -> _Rays:
+    """Rays from every part's probes along every direction, onto every other part; with ``slide
+    (n, D)`` (how far each part slides along each sideways direction before it is lifted away, 0: no
+    slide) also rays up from the parts moved that far."""
     n = len(meshes)
     pts = np.vstack([p for p, _ in probes])
     nrm = np.vstack([q for _, q in probes])
     owner = np.concatenate([np.full(len(p), i) for i, (p, _) in enumerate(probes)])
     corners = np.array([trimesh.bounds.corners(m.bounds) for m in meshes])  # (n, 8, 3)
-    hit = np.zeros((len(dirs), n, n), dtype=bool)
+    dist = np.full((len(dirs), n, n), np.inf)
+    far = np.full((len(dirs), n, n), np.inf)
+    touch = np.zeros((len(dirs), n, n), dtype=int)
+    clear_up = np.zeros((len(dirs), n, n), dtype=bool)
     rest: dict[tuple[int, int], list[np.ndarray]] = {}
-    margin = SLIDE_INSET_M + PROBE_INSET_M
+    up = np.array([0.0, 0.0, 1.0])
     for di, d in enumerate(dirs):
-        inset = np.where(np.abs(nrm @ d) < SLIDE_COS, SLIDE_INSET_M, PROBE_INSET_M)
+        # Faces facing away from the motion sit deep too: a countersunk head's cone in its countersink,
+        # tessellated apart, overlaps the other cone as the parallel faces do.
+        inset = np.where(nrm @ d < SLIDE_COS, SLIDE_INSET_M, PROBE_INSET_M)
         org = pts - inset[:, None] * nrm
-        u, v = _basis(d)
-        ou, ov, od = org @ u, org @ v, org @ d
+        step = slide[owner, di] if slide is not None else np.zeros(len(owner))
+        moved = org + step[:, None] * d
         for ti in range(n):
-            # Only rays that start within the target's shadow and before its far end can meet it.
-            cu, cv, cd = corners[ti] @ u, corners[ti] @ v, corners[ti] @ d
-            sel = (
-                (owner != ti)
-                & (ou > cu.min() - margin)
-                & (ou < cu.max() + margin)
-                & (ov > cv.min() - margin)
-                & (ov < cv.max() + margin)
-                & (od < cd.max() + margin)
-            )
-            idx = np.nonzero(sel)[0]
-            if len(idx) == 0:
+            src, loc, dd = _ray_hits(meshes[ti], corners[ti], org, owner != ti, d)
+            if (step > 0).any():
+                usrc, _, _ = _ray_hits(meshes[ti], corners[ti], moved, (owner != ti) & (step > 0), up)
+                clear_up[di, owner[usrc], ti] = True
+            if len(src) == 0:
                 continue
-            rays = np.broadcast_to(d, (len(idx), 3))
-            loc, ray_i, _ = meshes[ti].ray.intersects_location(org[idx], rays, multiple_hits=False)
-            if len(ray_i) == 0:
-                continue
-            src = idx[ray_i]
-            hit[di, owner[src], ti] = True
+            np.minimum.at(dist[di, :, ti], owner[src], dd)
+            beyond = dd > SLIDE_CONTACT_M
+            np.minimum.at(far[di, :, ti], owner[src[beyond]], dd[beyond])
+            facing = (nrm[src] @ d > 0.5) & (dd < SUPPORT_TOL_M)
+            np.add.at(touch[di, :, ti], owner[src[facing]], 1)
             if di not in (_UP, _DOWN):
                 continue
-            dist = np.einsum("ij,ij->i", loc - org[src], rays[: len(src)])
             facing = nrm[src, 2] < -0.5 if di == _DOWN else nrm[src, 2] > 0.5
-            near = facing & (dist < SUPPORT_TOL_M)
+            near = facing & (dd < SUPPORT_TOL_M)
             for oi in np.unique(owner[src[near]]):
                 m = near & (owner[src] == oi)
                 # Down from a onto b: a lies on b; up from b onto a: a lies on b too.
                 key = (int(oi), ti) if di == _DOWN else (ti, int(oi))
                 rest.setdefault(key, []).append(org[src[m]] if di == _DOWN else loc[m])
-    return hit, rest
+    return _Rays(dist=dist, far=far, rest=rest, touch=touch, clear_up=clear_up)
 
 
 def _holds(
@@ -227,6 +303,34 @@ def _holds(
             if hi - lo > 1e-4:
                 out.append((s.axis, s.point_m + np.outer([lo, hi], s.axis)))
     return out
+
+
+def _bears_on(touch: np.ndarray, dirs: np.ndarray, neg: np.ndarray, a: int, b: int, axis: np.ndarray) -> bool:
+    """Whether part a bears on part b with a face across ``axis (3,)`` (``touch`` of
+    :class:`_Rays`: a's face against b's, or b's against a's, along either sense of the axis)."""
+    for di in np.nonzero(np.abs(dirs @ axis) > SAME_DIR_COS)[0]:
+        if touch[di, a, b] >= FACE_MIN_PROBES or touch[neg[di], b, a] >= FACE_MIN_PROBES:
+            return True
+    return False
+
+
+def _press_fit(shaft: CylinderFeature, holes: list[CylinderFeature]) -> bool:
+    """Whether ``shaft`` sits in one of ``holes`` with (near) zero clearance over at least about a
+    diameter: a press or tight fit, which holds a cantilever."""
+    for h in holes:
+        if abs(float(shaft.axis @ h.axis)) < np.cos(PAIR_ANGLE_RAD):
+            continue
+        rel = h.point_m - shaft.point_m
+        th = float(rel @ shaft.axis)
+        if float(np.linalg.norm(rel - th * shaft.axis)) > PAIR_DIST_M:
+            continue
+        if abs(h.radius_m - shaft.radius_m) > PRESS_CLEARANCE_M:
+            continue
+        lo = max(-0.5 * shaft.length_m, th - 0.5 * h.length_m)
+        hi = min(0.5 * shaft.length_m, th + 0.5 * h.length_m)
+        if hi - lo >= PRESS_MIN_DIAMETERS * 2 * shaft.radius_m:
+            return True
+    return False
 
 
 def _over_support(com_xy: np.ndarray, contact_xy: np.ndarray, tol_m: float = 1e-4) -> bool:
@@ -260,6 +364,8 @@ def _rest_state(sup: _Support, com: np.ndarray, present: frozenset[str]) -> tupl
     parts = set(rest) | set(holds)
     cp = np.vstack([sup.fixture_pts, *rest.values()])
     carrying = [(ax, seg) for hs in holds.values() for ax, seg in hs if abs(ax[2]) < CARRY_AXIS_MAX_Z]
+    if carrying and (sup.flanged | sup.pressed) & set(holds):
+        return None, parts  # a flanged spigot or a press fit holds it as a cantilever
     if carrying:
         # Held in holes across gravity: it stays when its centre of mass lies between the outermost
         # holding lengths and contacts along the holding axis (a rod in two brackets, a pin in a hole).
@@ -358,10 +464,22 @@ def assembly_order(
         threaded_on = pair_fasteners(dict(zip(names, meshes, strict=True)), kinds)
     dirs, allowed_idx, n_own = _direction_table(names, part_axes)
     probes = [_probe_points(m, n_probe, seed) for m in meshes]
-    hit, rest = _cast(meshes, probes, dirs)
     neg = np.argmax(dirs @ -dirs.T, axis=1)
-    # b blocks a along d when a's rays along d meet b, or b's rays along -d meet a.
+    # Sideways, a part only needs to slide until it is clear of what it sits in (its length along the
+    # direction and a margin); from there it is lifted away.
+    extent = np.array([np.ptp(m.vertices @ dirs.T, axis=0) for m in meshes])  # (n, D)
+    sideways = np.abs(dirs[:, 2]) < SLIDE_MAX_Z
+    slide = np.where(sideways[None, :], extent + SLIDE_MARGIN_M, 0.0)
+    rays = _cast_rays(meshes, probes, dirs, slide)
+    rest, dist = rays.rest, rays.dist
+    hit = np.isfinite(dist)
+    # b blocks a along d when a's rays along d meet b, or b's rays along -d meet a: anywhere along an
+    # endless line, or for a sideways slide only within the slide, or then on the way up.
     block = hit | hit[neg].transpose(0, 2, 1)
+    reach = slide.T[:, :, None]  # (D, n, 1)
+    far = rays.far
+    near = (far < reach) | (far[neg].transpose(0, 2, 1) < reach) | rays.clear_up
+    block &= np.where(reach > 0, near, True)
 
     sup: dict[str, _Support] = {}
     for i, a in enumerate(names):
@@ -374,9 +492,16 @@ def assembly_order(
             if j != i and threaded_on.get(b) != a:  # a nut riding on a does not hold it
                 shafts = [f for f in feats[a] if f.kind == "shaft"]
                 holes = [f for f in feats[b] if f.kind == "hole"]
-                h = _holds(shafts, holes)
+                # Its shafts in b's holes, and its holes on b's shafts (a washer hanging on a screw).
+                h = _holds(shafts, holes) + _holds(
+                    [f for f in feats[b] if f.kind == "shaft"], [f for f in feats[a] if f.kind == "hole"]
+                )
                 if h:
                     s.holds[b] = h
+                    if any(_bears_on(rays.touch, dirs, neg, i, j, ax) for ax, _ in h):
+                        s.flanged.add(b)
+                    if any(_press_fit(f, holes) for f in shafts):
+                        s.pressed.add(b)
         sup[a] = s
     com = {
         a: np.asarray(m.center_mass if m.is_volume else m.centroid)
@@ -463,7 +588,7 @@ def assembly_order(
         }
         scored = [
             (
-                bool(unstable_after[i]),
+                len(unstable_after[i]),  # none left unstable, else as few as can be
                 float(DIR_COST[dir_class[di]])
                 + (0.0 if di == prev else TURN_COST)
                 + (SLIDE_COST if dir_class[di] == 1 and resting[names[i]] else 0.0),

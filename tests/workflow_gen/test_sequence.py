@@ -444,3 +444,76 @@ def test_result_does_not_depend_on_the_order_of_the_input() -> None:
     b = assembly_order(dict(reversed(list(meshes.items()))))
     assert a.order == b.order and a.blocked == b.blocked and a.supports == b.supports
     assert all(np.array_equal(a.insert_dir[k], b.insert_dir[k]) for k in a.insert_dir)
+
+
+# ----------------------------------------------------------------------------- held-out CAD rules
+def _capped_block(gap_m: float = 0.0) -> dict[str, trimesh.Trimesh]:
+    """A block with a bore along x (r 5.5 mm), a cap on its +x face: a 40 mm disc 6 mm thick on a
+    5 mm spigot (r 5 mm) in the bore; ``gap_m`` between the disc and the block's face."""
+    block = _minus(_box((0.03, 0.05, 0.05), (0, 0, 0.025)), _cyl(0.0055, 0.04, (0, 0, 0.03), along_x=True))
+    x0 = 0.015 + gap_m  # the disc's face
+    disc = _cyl(0.02, 0.006, (x0 + 0.003, 0, 0.03), along_x=True)
+    spigot = _cyl(0.005, 0.005 + 2 * gap_m, (x0 - 0.0025 - gap_m + 1e-5, 0, 0.03 - 5e-4), along_x=True)
+    return {"block": block, "cap": _plus(disc, spigot)}
+
+
+def test_cap_on_a_spigot_bearing_on_the_face_is_held() -> None:
+    r = assembly_order(_capped_block())
+    assert r.blocked == {}
+    assert r.order == ["block", "cap"]
+    assert r.supports["cap"] == {"block"}
+    np.testing.assert_allclose(r.insert_dir["cap"], MINUS_X, atol=1e-6)
+
+
+def test_cap_on_a_spigot_clear_of_the_face_tips_over() -> None:
+    r = assembly_order(_capped_block(gap_m=0.002))
+    assert r.blocked_kind == {"cap": "tips_over"}
+
+
+def _cantilever(clearance_m: float) -> dict[str, trimesh.Trimesh]:
+    """A 20 mm shaft, 60 mm long, 22 mm deep in a support's bore along x; the rest sticks out."""
+    support = _minus(
+        _box((0.022, 0.05, 0.06), (0, 0, 0.03)), _cyl(0.01 + clearance_m, 0.04, (0, 0, 0.035), along_x=True)
+    )
+    shaft = _cyl(0.01, 0.06, (0.019, 0, 0.035 - clearance_m), along_x=True)  # x -0.011 .. 0.049
+    return {"support": support, "shaft": shaft}
+
+
+def test_shaft_pressed_into_a_bore_a_diameter_deep_is_held() -> None:
+    r = assembly_order(_cantilever(0.0))
+    assert r.blocked == {}
+    assert r.order == ["support", "shaft"]
+    assert r.supports["shaft"] == {"support"}
+    assert abs(float(r.insert_dir["shaft"][0])) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_shaft_loose_in_a_bore_tips_over() -> None:
+    r = assembly_order(_cantilever(5e-4))
+    assert r.blocked_kind == {"shaft": "tips_over"}
+
+
+def _jaws(gap_m: float) -> dict[str, trimesh.Trimesh]:
+    """A U block: two jaws ``gap_m`` apart along x on one base; a 12 mm pin in a blind hole of the left
+    jaw's inner face, flush with it: it can only come out into the gap, then up."""
+    body = _plus(
+        _box((0.2, 0.04, 0.01), (0, 0, 0.005)),
+        _box((0.03, 0.04, 0.03), (-0.015, 0, 0.025)),
+        _box((0.03, 0.04, 0.03), (gap_m + 0.015, 0, 0.025)),
+    )
+    return {
+        "jaws": _minus(body, _cyl(0.0032, 0.024, (0, 0, 0.025), along_x=True)),
+        "pin": _cyl(0.003, 0.012, (-0.006, 0, 0.025 - 2e-4), along_x=True),
+    }
+
+
+def test_pin_slides_out_into_a_wide_gap_then_up() -> None:
+    r = assembly_order(_jaws(0.03))
+    assert r.blocked == {}
+    assert r.order == ["jaws", "pin"]
+    assert r.supports["pin"] == {"jaws"}
+    np.testing.assert_allclose(r.insert_dir["pin"], MINUS_X, atol=1e-6)
+
+
+def test_pin_facing_a_narrow_gap_is_interlocked() -> None:
+    r = assembly_order(_jaws(0.015))
+    assert r.blocked_kind == {"jaws": "interlocked", "pin": "interlocked"}
