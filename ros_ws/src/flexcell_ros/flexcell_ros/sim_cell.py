@@ -368,11 +368,10 @@ class SimCellNode(Node):
 
     # --- FollowJointTrajectory --------------------------------------------------------------------------
     def on_follow_goal(self, request: FollowJointTrajectory.Goal) -> GoalResponse:
-        """Every goal is accepted (a refused one is then aborted with its code) and started at once, before
-        the acceptance goes out: rclpy answers a goal request two executor rounds after it arrives and runs
-        the execute coroutine one round later still; starting the motion here saves the answer, the status
-        message and that last round. The acceptance callback that follows in the same task hands the goal
-        handle to what started here."""
+        """Every goal is accepted (a refused one is then aborted with its code) and started at once: rclpy
+        sends the acceptance and the status message after this callback and runs the execute coroutine one
+        executor round later, and the motion waits for none of them. The acceptance callback, which follows
+        in the same task, hands the goal handle to what started here."""
         self.starting = self._start_follow(request)
         return GoalResponse.ACCEPT
 
