@@ -337,13 +337,102 @@ def _hex_order(
     return float(np.abs((w * np.exp(6j * theta)).sum()) / w.sum()), float(np.max(dist[side]))
 
 
+# Proportions of real bolts and screws (ISO 4014 / 4017 / 4762 / 10642 / 7380 / 1207 ...), in shank
+# diameters d: a shank of up to about 10 d (12 allowed), a head 1.5 to 2.3 d across and at most d high
+# (socket cap heads are d, hex heads 0.6 to 0.7 d, countersunk 0.6 d). Longer shanks, taller or wider
+# heads, ball-shaped heads and heads with a cross hole are bars, rods, lead screws and levers with a
+# knob.
+MAX_SHANK_D = 12.0
+MAX_HEAD_HEIGHT_D = 1.15
+MAX_HEAD_HEIGHT_PER_WIDTH = 0.75  # a ball knob is as high as it is wide; a fastener head is not
+MAX_ROUND_HEAD_D = 2.1  # cheese, pan and socket cap heads
+MAX_HEAD_D = 2.5  # hex (across corners), countersunk, button and flange heads
+# A male-female standoff: a threaded stud of at most this many d under a hex or round body that has a
+# tapped hole of about the stud's size in its other end.
+MAX_STUD_D = 4.0
+
+
+HeadKind = Literal["round", "cone", "hex", "square", "dome"]
+
+
+def _head_kind(
+    mesh: trimesh.Trimesh, s: CylinderFeature, feats: list[CylinderFeature], side: float, start: np.ndarray
+) -> HeadKind:
+    """Shape of what lies beyond one end of shank ``s``, the faces ``start`` (``(F,)`` bool) marks.
+
+    round: a coaxial cylinder wider than the shank (socket cap, cheese head); cone: most of its outer
+    faces slope in towards the shank (countersunk); hex / square: six- / four-fold side flats; dome:
+    anything else (button and pan heads, coarse tessellations).
+    """
+    r = s.radius_m
+    if any(
+        f is not s and f.kind == "shaft" and f.radius_m > 1.3 * r and _coaxial(s, f, 0.05 * r)
+        for f in feats
+        if side * float((f.point_m - s.point_m) @ s.axis) > 0.5 * s.length_m
+    ):
+        return "round"
+    n = mesh.face_normals[start]
+    w = mesh.area_faces[start]
+    rel = mesh.triangles_center[start] - s.point_m
+    radial = rel - (rel @ s.axis)[:, None] * s.axis
+    along = n @ s.axis * side  # > 0: facing away from the shank, < 0: towards it
+    outer = (np.einsum("ij,ij->i", radial, n) > 0) & (np.abs(along) < 0.95)
+    if not outer.any():
+        return "dome"
+    if w[outer & (along < -PERP_TOL)].sum() > 0.5 * w[outer].sum():
+        return "cone"
+    sides = outer & (np.abs(along) < PERP_TOL)
+    if sides.any():
+        u, v = _basis(s.axis)
+        theta = np.arctan2(n[sides] @ v, n[sides] @ u)
+        ws = w[sides]
+        # Normals of the flats of a hexagon are 60 deg apart (6 theta the same for all), of a square 90.
+        if float(np.abs((ws * np.exp(6j * theta)).sum()) / ws.sum()) >= 0.6:
+            return "hex"
+        if float(np.abs((ws * np.exp(4j * theta)).sum()) / ws.sum()) >= 0.6:
+            return "square"
+    return "dome"
+
+
+def _is_standoff_body(
+    s: CylinderFeature,
+    feats: list[CylinderFeature],
+    side: float,
+    body_len_m: float,
+    body_r_m: float,
+    head: HeadKind,
+) -> bool:
+    """Whether what lies beyond one end of shank ``s`` is a standoff's body: hex or round, 1.3 to 3 d
+    across, with a blind coaxial hole of 0.7 to 1.35 times the shank's size from its far end."""
+    r = s.radius_m
+    half = 0.5 * s.length_m
+    if s.length_m > MAX_STUD_D * 2 * r or head not in ("hex", "round") or not 1.3 * r < body_r_m < 3.0 * r:
+        return False
+    far_end = half + body_len_m
+    eps = 0.02 * r + 1e-5
+    for h in feats:
+        if h.kind != "hole" or not 0.7 * r <= h.radius_m <= 1.35 * r or not _coaxial(s, h, 0.05 * r):
+            continue
+        c = side * float((h.point_m - s.point_m) @ s.axis)
+        if c + 0.5 * h.length_m > far_end - 2 * eps and c - 0.5 * h.length_m > half + eps and h.length_m >= r:
+            return True
+    return False
+
+
 def _bolt_shape(
-    mesh: trimesh.Trimesh, feats: list[CylinderFeature]
+    mesh: trimesh.Trimesh, feats: list[CylinderFeature], proportions: bool = True
 ) -> tuple[FastenerKind, CylinderFeature, float] | None:
-    """(BOLT or SCREW, shank feature, +1 / -1 head side along the axis) when the part is a headed shank."""
+    """(BOLT or SCREW, shank feature, +1 / -1 head side along the axis) when the part is a headed shank.
+
+    With ``proportions`` (recognising by shape) the shank and head must have a real fastener's
+    proportions (see ``MAX_SHANK_D``) and the head no cross hole (a lead screw's or capstan's hub); a
+    male-female standoff counts as a screw (its stud the shank, its body the head). Without (the kind
+    is known, only the axis is wanted) any head 1.3 to 3.5 times the shank's radius, at most 1.5 d
+    high, will do, and the kind returned is always BOLT (no standoffs: try with proportions next).
+    """
     for s in sorted((f for f in feats if f.kind == "shaft"), key=lambda f: (-f.length_m, f.radius_m)):
         r = s.radius_m
-        if s.length_m < 1.5 * r:
+        if s.length_m < 1.5 * r or (proportions and s.length_m > MAX_SHANK_D * 2 * r):
             continue
         t, rho = _profile(mesh, s.axis, s.point_m)
         half = 0.5 * s.length_m
@@ -351,6 +440,7 @@ def _bolt_shape(
         mid = np.abs(t) <= half - eps
         if mid.any() and rho[mid].max() > 1.05 * r:
             continue  # a collar or flange along the shank: not a plain bolt
+        t_face = (mesh.triangles_center - s.point_m) @ s.axis
         for side in (1.0, -1.0):
             head = side * t > half + eps
             tip = side * t < -half - eps
@@ -361,13 +451,31 @@ def _bolt_shape(
             tip_ok = not tip.any() or (
                 float((-side * t[tip]).max() - half) < 0.6 * r and float(rho[tip].max()) < 1.05 * r
             )
-            if tip_ok and 1.3 * r < head_r < 3.5 * r and head_len < 3.0 * r:
-                # A round head (socket cap) is a screw; a hex head a bolt.
-                round_head = any(
-                    f is not s and f.kind == "shaft" and f.radius_m > 1.3 * r and _coaxial(s, f, 0.05 * r)
-                    for f in feats
-                )
-                return (FastenerKind.SCREW if round_head else FastenerKind.BOLT), s, side
+            if not tip_ok:
+                continue
+            if not proportions:
+                if 1.3 * r < head_r < 3.5 * r and head_len < 3.0 * r:
+                    return FastenerKind.BOLT, s, side
+                continue
+            kind = _head_kind(mesh, s, feats, side, side * t_face > half + eps)
+            if _is_standoff_body(s, feats, side, head_len, head_r, kind):
+                return FastenerKind.SCREW, s, side
+            cross_hole = any(
+                f.kind == "hole"
+                and abs(float(f.axis @ s.axis)) < np.cos(np.deg2rad(30.0))
+                and f.radius_m > 0.2 * r
+                and side * float((f.point_m - s.point_m) @ s.axis) > half
+                for f in feats
+            )
+            max_d = MAX_ROUND_HEAD_D if kind == "round" else MAX_HEAD_D
+            if (
+                not cross_hole
+                and 1.3 * r < head_r < max_d * r
+                and head_len <= MAX_HEAD_HEIGHT_D * 2 * r
+                and head_len <= MAX_HEAD_HEIGHT_PER_WIDTH * 2 * head_r
+            ):
+                # A hex (or square) head is a bolt; a round, domed or countersunk head a screw.
+                return (FastenerKind.BOLT if kind in ("hex", "square") else FastenerKind.SCREW), s, side
     return None
 
 
@@ -405,9 +513,13 @@ def recognise_fastener(name: str, mesh: trimesh.Trimesh) -> FastenerKind | None:
 
     By name: the words bolt, screw, nut, washer (also "HexNut", "locknut"), ISO / DIN standard numbers
     (ISO 4017, DIN 912, ...) and a thread size with a length ("M6x20", a bolt), case-insensitive. By
-    shape: a shank with a head 1.3 to 3.5 times its radius at one end (hex head: bolt, round head:
-    screw), a hexagonal prism no taller than its width across flats with a through bore (nut), a round
-    disc with a through bore, its height under a quarter of its diameter (washer).
+    shape: a shank of at most 12 d with a head at one end 1.3 to 2.5 d across (2.1 when cylindrical), at
+    most 1.15 d high and 0.75 times as high as it is wide, with no cross hole (hex or square head:
+    bolt; round, domed or countersunk head: screw); a male-female standoff, a stud of at most 4 d under
+    a hex or round body 1.3 to 3 d across with a tapped hole in its far end (screw); a hexagonal prism
+    no taller than its width across flats with a through bore (nut); a round disc with a through bore,
+    its height under a quarter of its diameter (washer). Bars, rods, lead screws and levers with a knob
+    fail the shank's or the head's proportions.
     """
     kind = _kind_from_name(name)
     if kind is not None:
@@ -445,7 +557,7 @@ def fastener_axis(mesh: trimesh.Trimesh, kind: FastenerKind) -> tuple[np.ndarray
     feats = cylindrical_features(mesh)
     com = mesh.center_mass if mesh.is_volume else mesh.centroid
     if kind in (FastenerKind.BOLT, FastenerKind.SCREW):
-        bolt = _bolt_shape(mesh, feats)
+        bolt = _bolt_shape(mesh, feats, proportions=False) or _bolt_shape(mesh, feats)
         if bolt is not None:
             return -bolt[2] * bolt[1].axis, bolt[1].point_m.copy()
         shafts = [f for f in feats if f.kind == "shaft"]
@@ -471,7 +583,7 @@ def _shank_lines(
     """
     feats = cylindrical_features(mesh)
     if kind in (FastenerKind.BOLT, FastenerKind.SCREW):
-        bolt = _bolt_shape(mesh, feats)
+        bolt = _bolt_shape(mesh, feats, proportions=False) or _bolt_shape(mesh, feats)
         if bolt is not None:
             s = bolt[1]
             return [(s.axis, s.point_m, -0.5 * s.length_m, 0.5 * s.length_m, s.radius_m)]

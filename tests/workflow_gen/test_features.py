@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import manifold3d
 import numpy as np
 import pytest
 import trimesh
@@ -58,6 +59,43 @@ def cap_screw(d_m: float = 0.006, length_m: float = 0.020) -> trimesh.Trimesh:
     """Socket-head-like screw: a round head 1.5 d wide, d high, on top; shank down."""
     head = _cyl(0.75 * d_m, d_m, (0, 0, d_m / 2))
     return _plus(head, _cyl(d_m / 2, length_m + 1e-4, (0, 0, -length_m / 2 + 5e-5)))
+
+
+def _frustum(r_low_m: float, r_high_m: float, h_m: float, z0_m: float = 0.0) -> trimesh.Trimesh:
+    """A cone frustum (manifold3d), axis z, from z0 up to z0 + h."""
+    c = manifold3d.Manifold.cylinder(h_m, r_low_m, r_high_m, 48).translate((0.0, 0.0, z0_m))
+    mesh = c.to_mesh()
+    return trimesh.Trimesh(np.asarray(mesh.vert_properties)[:, :3], np.asarray(mesh.tri_verts))
+
+
+def _hex(af_m: float, h_m: float, z0_m: float = 0.0) -> trimesh.Trimesh:
+    """Hexagonal prism ``af_m`` across flats, axis z, from z0 up to z0 + h."""
+    return _cyl(af_m / 2 / np.cos(np.pi / 6), h_m, (0, 0, z0_m + h_m / 2), sections=6)
+
+
+def countersunk_screw(d_m: float = 0.005, length_m: float = 0.012) -> trimesh.Trimesh:
+    """ISO 10642-like screw: a 90 deg cone head 2 d across, its flat top at z = 0, a hex socket in it."""
+    k = 0.5 * d_m
+    head = _frustum(d_m / 2, d_m, k, -k)
+    shank = _cyl(d_m / 2, length_m - k + 1e-4, (0, 0, -k - (length_m - k) / 2 + 5e-5))
+    return _minus(_plus(head, shank), _hex(0.6 * d_m, 0.4 * d_m, -0.4 * d_m).apply_translation((0, 0, 1e-4)))
+
+
+def button_screw(d_m: float = 0.006, length_m: float = 0.016) -> trimesh.Trimesh:
+    """ISO 7380-like screw: a domed head 1.9 d across and 0.55 d high on top (z 0..k), shank down."""
+    a, k = 0.95 * d_m, 0.55 * d_m
+    big = (a * a + k * k) / (2 * k)  # radius of the sphere the dome is cut from
+    dome = trimesh.creation.icosphere(subdivisions=4, radius=big).apply_translation((0, 0, k - big))
+    dome = trimesh.boolean.intersection([dome, _box((3 * a, 3 * a, k), (0, 0, k / 2))], engine="manifold")
+    return _plus(dome, _cyl(d_m / 2, length_m + 1e-4, (0, 0, -length_m / 2 + 5e-5)))
+
+
+def standoff_mf(round_body: bool = False, tapped: bool = True) -> trimesh.Trimesh:
+    """M3 male-female standoff: a 5.5 mm hex (or round) body 10 mm long on z 0..10 mm, a 6 mm stud
+    below it, a tapped hole (tap drill 2.5 mm) 6 mm deep in its top."""
+    body = _cyl(0.00275, 0.010, (0, 0, 0.005)) if round_body else _hex(0.0055, 0.010)
+    part = _plus(body, _cyl(0.0015, 0.0061, (0, 0, -0.003 + 5e-5)))
+    return _minus(part, _cyl(0.00125, 0.0062, (0, 0, 0.010 - 0.003 + 1e-4))) if tapped else part
 
 
 def washer() -> trimesh.Trimesh:
@@ -228,3 +266,54 @@ def test_empty_mesh_is_no_fastener_and_has_a_default_axis() -> None:
     axis, point = fastener_axis(empty, FastenerKind.NUT)
     np.testing.assert_allclose(axis, [0, 0, 1])
     np.testing.assert_allclose(point, [0, 0, 0])
+
+
+def test_male_female_standoff_is_a_screw_driven_stud_first() -> None:
+    for mesh in (standoff_mf(), standoff_mf(round_body=True)):
+        assert recognise_fastener("Standoff", mesh) is FastenerKind.SCREW
+        axis, point = fastener_axis(mesh, FastenerKind.SCREW)
+        np.testing.assert_allclose(axis, [0, 0, -1], atol=1e-6)  # body on top: the stud goes in first
+        np.testing.assert_allclose(point, [0, 0, -0.003], atol=2e-4)
+    turned = standoff_mf().apply_transform(RX)
+    assert recognise_fastener("NAUO7", turned) is FastenerKind.SCREW
+    # No tapped hole: a tall hex on a stud, not a standoff (and far too tall for a bolt's head).
+    assert recognise_fastener("NAUO8", standoff_mf(tapped=False)) is None
+
+
+def test_countersunk_and_round_heads_are_screws_hex_heads_bolts() -> None:
+    assert recognise_fastener("Part11", countersunk_screw()) is FastenerKind.SCREW
+    assert recognise_fastener("Part12", countersunk_screw().apply_transform(RX)) is FastenerKind.SCREW
+    axis, _ = fastener_axis(countersunk_screw(), FastenerKind.SCREW)
+    np.testing.assert_allclose(axis, [0, 0, -1], atol=1e-6)
+    assert recognise_fastener("Part5", cap_screw(0.006, 0.045)) is FastenerKind.SCREW  # M6x45: 7.5 d
+    assert recognise_fastener("NAUO6", button_screw()) is FastenerKind.SCREW
+    assert recognise_fastener("NAUO9", hex_bolt(0.006, 0.060)) is FastenerKind.BOLT  # ISO 4017 M6x60: 10 d
+
+
+def _lead_screw(hub_r_m: float = 0.013, hub_h_m: float = 0.016, cross_r_m: float = 0.0045) -> trimesh.Trimesh:
+    """A vise's lead screw: a 12 mm shaft 88 mm long under a hub, a cross hole for the handle in it."""
+    part = _plus(_cyl(hub_r_m, hub_h_m, (0, 0, hub_h_m / 2)), _cyl(0.006, 0.0881, (0, 0, -0.044 + 5e-5)))
+    if cross_r_m <= 0:
+        return part
+    bore = _cyl(cross_r_m, 3 * hub_r_m).apply_transform(
+        trimesh.transformations.rotation_matrix(np.pi / 2, (1, 0, 0))
+    )
+    return _minus(part, bore.apply_translation((0, 0, hub_h_m / 2)))
+
+
+def test_lead_screws_handle_bars_and_knobs_are_not_fasteners() -> None:
+    assert recognise_fastener("Part15", _lead_screw()) is None
+    assert recognise_fastener("NAUO1", _lead_screw(cross_r_m=0.0)) is None  # hub 1.33 d high, 2.2 d across
+    assert recognise_fastener("NAUO2", _lead_screw(0.009, 0.010)) is None  # head of a cap screw, cross hole
+    assert recognise_fastener("NAUO2", _lead_screw(0.009, 0.010, 0.0)) is FastenerKind.SCREW  # no cross hole
+    # Handle bar 8 x 110 mm with a 12 x 8 mm knob: the head of a socket cap screw, but a 14 d shank.
+    bar = _plus(_cyl(0.006, 0.008, (0, 0, 0.004)), _cyl(0.004, 0.1101, (0, 0, -0.055 + 5e-5)))
+    assert recognise_fastener("Part16", bar) is None
+    assert recognise_fastener("NAUO3", bar.apply_transform(RX)) is None
+    # Hex head bolt with a 14 d shank: a bar, not a fastener.
+    assert recognise_fastener("NAUO4", hex_bolt(0.006, 0.084)) is None
+    # Lever with a ball knob: the ball's height against its width (and against the shank) gives it away.
+    for ball_r_m in (0.0054, 0.006, 0.009):  # 0.84 as high as wide; 1.31 d high; 2.25 d across
+        ball = trimesh.creation.icosphere(subdivisions=4, radius=ball_r_m)
+        lever = _plus(ball, _cyl(0.004, 0.060 + ball_r_m, (0, 0, -0.030 - ball_r_m / 2)))
+        assert recognise_fastener("NAUO5", lever) is None, ball_r_m
