@@ -91,6 +91,9 @@ class _Support:
         spigot joint: an end cap on a tube's bore), which hold it whatever its centre of mass
     pressed : the parts of ``holds`` with a hole it is pressed into (zero clearance, at least about a
         diameter long), which hold it as a cantilever
+    screwed : parts it bears on with a face across a hole of its own that lines up with one of theirs,
+        the axis across gravity (a jaw plate against a jaw's face): it is held there until the screw
+        through both goes in
     """
 
     fixture_pts: np.ndarray
@@ -99,10 +102,11 @@ class _Support:
     threaded_on: str | None = None
     flanged: set[str] = field(default_factory=set)
     pressed: set[str] = field(default_factory=set)
+    screwed: set[str] = field(default_factory=set)
 
     def parts(self) -> set[str]:
         """Every part this one could rest on, be held by or be threaded on."""
-        out = set(self.rest_pts) | set(self.holds)
+        out = set(self.rest_pts) | set(self.holds) | self.screwed
         if self.threaded_on is not None:
             out.add(self.threaded_on)
         return out
@@ -314,6 +318,22 @@ def _bears_on(touch: np.ndarray, dirs: np.ndarray, neg: np.ndarray, a: int, b: i
     return False
 
 
+def _coaxial_holes(feats_a: list[CylinderFeature], feats_b: list[CylinderFeature]) -> list[np.ndarray]:
+    """Axes ``(3,)`` of the holes of a that line up with a hole of b (one screw goes through both)."""
+    out = []
+    for ha in feats_a:
+        if ha.kind != "hole":
+            continue
+        for hb in feats_b:
+            if hb.kind != "hole" or abs(float(ha.axis @ hb.axis)) < np.cos(PAIR_ANGLE_RAD):
+                continue
+            rel = hb.point_m - ha.point_m
+            if float(np.linalg.norm(rel - float(rel @ ha.axis) * ha.axis)) <= PAIR_DIST_M:
+                out.append(ha.axis)
+                break
+    return out
+
+
 def _press_fit(shaft: CylinderFeature, holes: list[CylinderFeature]) -> bool:
     """Whether ``shaft`` sits in one of ``holes`` with (near) zero clearance over at least about a
     diameter: a press or tight fit, which holds a cantilever."""
@@ -359,6 +379,8 @@ def _rest_state(sup: _Support, com: np.ndarray, present: frozenset[str]) -> tupl
     """
     if sup.threaded_on is not None and sup.threaded_on in present:
         return None, {sup.threaded_on}
+    if sup.screwed & present:
+        return None, set(sup.screwed & present)  # held against their face until screwed to them
     rest = {b: p for b, p in sup.rest_pts.items() if b in present}
     holds = {b: h for b, h in sup.holds.items() if b in present}
     parts = set(rest) | set(holds)
@@ -496,6 +518,12 @@ def assembly_order(
                 h = _holds(shafts, holes) + _holds(
                     [f for f in feats[b] if f.kind == "shaft"], [f for f in feats[a] if f.kind == "hole"]
                 )
+                if s.threaded_on is None and any(  # a nut is held by its bolt, not by the face
+                    _bears_on(rays.touch, dirs, neg, i, j, ax)
+                    for ax in _coaxial_holes(feats[a], feats[b])
+                    if abs(ax[2]) < CARRY_AXIS_MAX_Z
+                ):
+                    s.screwed.add(b)
                 if h:
                     s.holds[b] = h
                     if any(_bears_on(rays.touch, dirs, neg, i, j, ax) for ax, _ in h):

@@ -517,3 +517,22 @@ def test_pin_slides_out_into_a_wide_gap_then_up() -> None:
 def test_pin_facing_a_narrow_gap_is_interlocked() -> None:
     r = assembly_order(_jaws(0.015))
     assert r.blocked_kind == {"jaws": "interlocked", "pin": "interlocked"}
+
+
+def _plate_on_a_wall(hole: bool) -> dict[str, trimesh.Trimesh]:
+    """A 4 mm plate against a wall's +x face, clear of the fixture; with ``hole``, a hole through it in
+    line with a tapped hole in the wall (a screw goes in later)."""
+    wall = _minus(_box((0.02, 0.04, 0.04), (0, 0, 0.02)), _cyl(0.0025, 0.02, (0.01, 0, 0.025), along_x=True))
+    plate = _box((0.004, 0.03, 0.02), (0.012, 0, 0.025))
+    if hole:
+        plate = _minus(plate, _cyl(0.003, 0.01, (0.012, 0, 0.025), along_x=True))
+    return {"wall": wall, "plate": plate}
+
+
+def test_plate_held_against_a_face_until_screwed() -> None:
+    r = assembly_order(_plate_on_a_wall(hole=True))
+    assert r.blocked == {}
+    assert r.order == ["wall", "plate"]
+    assert r.supports["plate"] == {"wall"}
+    r = assembly_order(_plate_on_a_wall(hole=False))
+    assert r.blocked_kind == {"plate": "unsupported"}
