@@ -21,8 +21,9 @@ Action servers (control_msgs, what ros2_control's controllers and MoveIt speak)
     goal velocity tolerance (else 0.01 rad/s); not so within goal_time_tolerance (else 1 s) of the end:
     GOAL_TOLERANCE_VIOLATED. A new goal (or a trajectory on the topic below) preempts the active one, which
     aborts with INVALID_GOAL and says so. Cancel brakes the arm within its acceleration limits; the goal
-    ends CANCELED once the arm is at rest. Goals the checks refuse are accepted and then aborted with the
-    code (joint_trajectory_controller rejects them without a result, which would lose the reason).
+    ends CANCELED once the arm is at rest (at the latest CANCEL_STOP_TIMEOUT_S after the cancel). Goals the
+    checks refuse are accepted and then aborted with the code (joint_trajectory_controller rejects them
+    without a result, which would lose the reason).
     ``/gripper_controller/gripper_cmd`` (control_msgs/action/GripperCommand): ``position`` is the opening
     between the jaws (m), ``max_effort`` the grip force (N, <= 0 or above the rating: the rating). The goal
     succeeds with ``reached_goal`` once the jaws are within GRIPPER_REACHED_M of the (clipped) position and
@@ -128,6 +129,10 @@ GRIPPER_STILL_M_S = 2e-3
 GRIPPER_STALL_S = 0.02
 STALL_EFFORT_FRACTION = 0.8
 GRIPPER_TIMEOUT_S = 2.0
+# A canceled arm goal ends once the arm is slower than the controller's stopped velocity, or at the latest
+# CANCEL_STOP_TIMEOUT_S (sim s) after the cancel.
+STOPPED_VELOCITY_RAD_S = Tolerances().stopped_velocity_rad_s
+CANCEL_STOP_TIMEOUT_S = 2.0
 FJT = FollowJointTrajectory.Result
 
 Command = Callable[[CellSim], None]
@@ -150,6 +155,7 @@ class ArmGoal:
     goal_time_s: float
     done: Future
     stopping: bool = False  # canceled: braking, ends CANCELED at rest
+    stop_t0_s: float = 0.0  # sim time of the cancel
     next_feedback: float = 0.0
 
 
@@ -445,6 +451,7 @@ class SimCellNode(Node):
                 return CancelResponse.REJECT
             if not goal.stopping:
                 goal.stopping = True
+                goal.stop_t0_s = self.sim.time_s
                 self.sim.stop_arm()
                 self._advance(time.perf_counter(), command=True)
         return CancelResponse.ACCEPT
@@ -472,8 +479,17 @@ class SimCellNode(Node):
             )
         outcome: Outcome | None = None
         if goal.stopping:
-            if sim.arm_done() and float(np.max(np.abs(qd))) <= Tolerances().stopped_velocity_rad_s:
+            speed = float(np.max(np.abs(qd)))
+            if sim.arm_done() and speed <= STOPPED_VELOCITY_RAD_S:
                 outcome = ("canceled", conv.follow_result(FJT.SUCCESSFUL, "canceled: the arm stopped"))
+            elif t_s - goal.stop_t0_s > CANCEL_STOP_TIMEOUT_S:  # never settles (pushed, shaking): say so
+                outcome = (
+                    "canceled",
+                    conv.follow_result(
+                        FJT.SUCCESSFUL,
+                        f"canceled: braked, still {speed:.3f} rad/s {CANCEL_STOP_TIMEOUT_S:.0f} s later",
+                    ),
+                )
         elif sim.arm_status() == TrajectoryStatus.ABORTED:
             # the controller's own limit (it holds where it was)
             outcome = (
