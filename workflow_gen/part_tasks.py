@@ -99,6 +99,7 @@ def make_leg(
         counts=counts,
         insert_m=insert_m,
         max_tilt_rad=max_tilt_rad,
+        mesh=ctx.geom.mesh,
     )
     return Leg(
         part=ctx.name,

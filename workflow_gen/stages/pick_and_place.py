@@ -43,6 +43,11 @@ SWEEP_SAMPLES = 5  # positions checked along the insertion line
 # tray), it pivots in the jaws, its far end catches the first hole and it is squeezed out (seen in MuJoCo).
 # Parts set down from above are not pushed and may be held by the tips (a thin cover).
 MIN_PAD_ENGAGEMENT_M = 0.006
+# Any grasp must hold the part deeper than this behind the fingertips, or by 30 % of the part's own height
+# along the approach when that is less (a thin cover is held over its whole thickness): a tall part held by
+# the pads' last 2 mm slips out of the jaws on the carry (seen in MuJoCo on held-out CAD).
+MIN_ENGAGEMENT_M = 0.004
+MIN_ENGAGEMENT_SHARE = 0.3
 MAX_LEG_GRASPS = 300
 
 
@@ -109,6 +114,7 @@ def leg_grasps(
     counts: dict[str, int] | None = None,
     insert_m: float | None = None,
     max_tilt_rad: float | None = None,
+    mesh: trimesh.Trimesh | None = None,
 ) -> GraspSet:
     """The grasps of ``grasps`` fit for a leg, ranked: clean top-down picks and pushes along the axis first.
 
@@ -126,6 +132,7 @@ def leg_grasps(
         ``neighbours`` (clear of the parts waiting in the feeder)
     insert_m : length of the insertion line (default ``approach_m``)
     max_tilt_rad : when given, the tool must point within this angle of straight down at both ends
+    mesh : the part (part frame); when given, every grasp must hold it deep enough (:data:`MIN_ENGAGEMENT_M`)
     """
     counts = counts if counts is not None else {}
     counts["total"] = len(grasps)
@@ -133,8 +140,14 @@ def leg_grasps(
         return grasps
     d = np.asarray(insert_dir, float) / np.linalg.norm(insert_dir)
     keep = np.ones(len(grasps), dtype=bool)
+    engagement = pad_engagement_m(grasps, gripper)
     if abs(d[2]) < 0.5:
-        keep &= pad_engagement_m(grasps, gripper) >= MIN_PAD_ENGAGEMENT_M
+        keep &= engagement >= MIN_PAD_ENGAGEMENT_M
+    if mesh is not None:
+        along = (
+            mesh.convex_hull.vertices @ grasps.T_part_tcp[:, :3, 2].T
+        )  # (V, M) heights along each approach
+        keep &= engagement >= np.minimum(MIN_ENGAGEMENT_M, MIN_ENGAGEMENT_SHARE * np.ptp(along, axis=0))
     counts["engaged"] = int(keep.sum())
     tips = gripper.fingertip_corners(grasps.pregrasp_width_m)  # (M, 8, 3) in the TCP frames
     z_tool = {}
