@@ -17,7 +17,8 @@ from cell_config import Cell
 
 # Bump when the generator's output for the same inputs changes (plans made before are then re-planned).
 # 2: operator tasks for the parts the robot cannot handle.
-GENERATOR_VERSION = 2
+# 3: the generator as stages: any-direction insertion, fasteners, feeder layout, regrasp, tolerances.
+GENERATOR_VERSION = 3
 
 
 def inputs_fingerprint(variant_dir: Path | str, cell: Cell, seed: int = 0) -> str:
