@@ -95,7 +95,7 @@ def _sample_points(meshes_world: list[trimesh.Trimesh], per_part: int = 400) -> 
     pts = [np.zeros((0, 3))]
     for i, m in enumerate(meshes_world):
         pts.append(np.asarray(m.vertices))
-        pts.append(trimesh.sample.sample_surface_even(m, per_part, seed=i)[0])
+        pts.append(trimesh.sample.sample_surface(m, per_part, seed=i)[0])
     return np.vstack(pts)
 
 
