@@ -90,12 +90,17 @@ def _max_tries(stage: Stage) -> int:
     return 12
 
 
-def _sample_points(meshes_world: list[trimesh.Trimesh], per_part: int = 400) -> np.ndarray:
-    """Surface points ``(P, 3)`` of the given placed meshes (vertices plus an even sampling)."""
+SAMPLE_SPACING_M = 0.003  # about one surface point per 3 x 3 mm: finer than the 10 mm fingers
+
+
+def _sample_points(meshes_world: list[trimesh.Trimesh], max_per_part: int = 4000) -> np.ndarray:
+    """Surface points ``(P, 3)`` of the given placed meshes: vertices plus a seeded sampling of the surface
+    about :data:`SAMPLE_SPACING_M` apart (a slot's rim between a large part's far-apart vertices is covered)."""
     pts = [np.zeros((0, 3))]
     for i, m in enumerate(meshes_world):
+        n = int(np.clip(m.area / SAMPLE_SPACING_M**2, 200, max_per_part))
         pts.append(np.asarray(m.vertices))
-        pts.append(trimesh.sample.sample_surface(m, per_part, seed=i)[0])
+        pts.append(trimesh.sample.sample_surface(m, n, seed=i)[0])
     return np.vstack(pts)
 
 
