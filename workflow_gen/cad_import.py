@@ -308,13 +308,8 @@ def _split_by_shells(nodes: list[_Node], group: list[int]) -> list[list[int]]:
     The placed faces are merged and split into shells body by body; each node goes with the shell most
     of its faces belong to.
     """
-    placed = []
-    for i in group:
-        m = nodes[i].mesh.copy()
-        m.apply_transform(nodes[i].T_cad_node)
-        placed.append(m)
-    merged = trimesh.util.concatenate(placed)
-    assert isinstance(merged, trimesh.Trimesh)
+    placed = _placed_pieces(nodes, group)
+    merged = _concatenate(placed)
     label = shell_labels(merged)
     starts = np.cumsum([0] + [len(m.faces) for m in placed])
     by_shell: dict[int, list[int]] = {}
@@ -334,15 +329,24 @@ def natural_key(raw: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
     return parts, raw
 
 
-def _placed(nodes: list[_Node], group: list[int]) -> trimesh.Trimesh:
+def _placed_pieces(nodes: list[_Node], group: list[int]) -> list[trimesh.Trimesh]:
+    """Copies of the group's node meshes, each placed in the CAD frame."""
     pieces = []
     for i in group:
         m = nodes[i].mesh.copy()
         m.apply_transform(nodes[i].T_cad_node)
         pieces.append(m)
+    return pieces
+
+
+def _concatenate(pieces: list[trimesh.Trimesh]) -> trimesh.Trimesh:
     out = trimesh.util.concatenate(pieces)
     assert isinstance(out, trimesh.Trimesh)
     return out
+
+
+def _placed(nodes: list[_Node], group: list[int]) -> trimesh.Trimesh:
+    return _concatenate(_placed_pieces(nodes, group))
 
 
 def _touching(a: trimesh.Trimesh, b: trimesh.Trimesh, tol_m: float) -> bool:
